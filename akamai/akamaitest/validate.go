@@ -1,0 +1,246 @@
+package akamaitest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/purgebus/purgebus/akamai"
+)
+
+// badRequest is a 400 answer: a problem title and detail.
+type badRequest struct {
+	title, detail string
+}
+
+// Titles of 400 answers. "bad URL" and "bad URL hostname" are Akamai's; the
+// others are this server's, in the same style.
+const (
+	titleBadRequest  = "bad request"
+	titleBadURL      = "bad URL"
+	titleBadHostname = "bad URL hostname"
+	titleBadTag      = "bad tag"
+	titleBadCPCode   = "bad cpcode"
+)
+
+// purgeBody is a decoded request body. Objects holds the objects as
+// strings, CP codes in decimal.
+type purgeBody struct {
+	Objects  []string
+	Hostname string // url requests only: objects are paths on this host
+}
+
+// The JSON shapes Akamai's schemas allow; any other member is refused
+// (additionalProperties: false).
+type (
+	urlJSON struct {
+		Objects  *[]string `json:"objects"`
+		Hostname *string   `json:"hostname"`
+	}
+	tagJSON struct {
+		Objects *[]string `json:"objects"`
+	}
+	cpcodeJSON struct {
+		Objects *[]int64 `json:"objects"`
+	}
+)
+
+// decodeStrict decodes one JSON value of body into v, refusing unknown
+// members and trailing data.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("empty body")
+		}
+		return err
+	}
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return errors.New("unexpected data after the JSON object")
+	}
+	return nil
+}
+
+// parseBody decodes and validates the body of a purge request of type t.
+// Every object must be acceptable, or the whole request fails.
+func parseBody(t akamai.Type, body []byte) (purgeBody, *badRequest) {
+	var (
+		pb      purgeBody
+		err     error
+		missing bool
+	)
+	switch t {
+	case akamai.TypeURL:
+		var j urlJSON
+		if err = decodeStrict(body, &j); err == nil {
+			missing = j.Objects == nil
+			if !missing {
+				pb.Objects = *j.Objects
+			}
+			if j.Hostname != nil {
+				pb.Hostname = *j.Hostname
+				if !validHostname(pb.Hostname) {
+					return pb, &badRequest{titleBadHostname, "Invalid or malformed hostname"}
+				}
+			}
+		}
+	case akamai.TypeTag:
+		var j tagJSON
+		if err = decodeStrict(body, &j); err == nil {
+			missing = j.Objects == nil
+			if !missing {
+				pb.Objects = *j.Objects
+			}
+		}
+	case akamai.TypeCPCode:
+		var j cpcodeJSON
+		if err = decodeStrict(body, &j); err == nil {
+			missing = j.Objects == nil
+			if !missing {
+				pb.Objects = make([]string, len(*j.Objects))
+				for i, c := range *j.Objects {
+					if c <= 0 {
+						return pb, &badRequest{titleBadCPCode, fmt.Sprintf("Invalid CP code %d: must be a positive integer", c)}
+					}
+					pb.Objects[i] = strconv.FormatInt(c, 10)
+				}
+			}
+		}
+	}
+	if err != nil {
+		return pb, &badRequest{titleBadRequest, jsonErrorDetail(t, err)}
+	}
+	if missing {
+		return pb, &badRequest{titleBadRequest, `Missing required member "objects"`}
+	}
+	if len(pb.Objects) == 0 {
+		return pb, &badRequest{titleBadRequest, `"objects" must not be empty`}
+	}
+	for _, o := range pb.Objects {
+		if br := validateObject(t, pb.Hostname, o); br != nil {
+			return pb, br
+		}
+	}
+	return pb, nil
+}
+
+// jsonErrorDetail describes a decoding error without Go type names.
+func jsonErrorDetail(t akamai.Type, err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		want := "strings"
+		if t == akamai.TypeCPCode {
+			want = "integers"
+		}
+		if te.Field == "" {
+			return "Malformed request: the body must be a JSON object"
+		}
+		return fmt.Sprintf("Malformed request: %q must be an array of %s, found a JSON %s", "objects", want, te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("Malformed JSON at byte %d: %v", se.Offset, err)
+	}
+	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "Malformed request: unknown member " + msg
+	}
+	return "Malformed JSON: " + strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// validateObject checks one object as Akamai does; hostname is the url
+// request's "hostname" member, if any.
+func validateObject(t akamai.Type, hostname, obj string) *badRequest {
+	switch t {
+	case akamai.TypeURL:
+		return validateURL(hostname, obj)
+	case akamai.TypeTag:
+		if _, err := akamai.NormalizeObject(akamai.TypeTag, obj); err != nil {
+			return &badRequest{titleBadTag, invalidDetail("tag", obj, err)}
+		}
+	}
+	// CP codes were checked while decoding.
+	return nil
+}
+
+// validateURL accepts what Akamai accepts in a url request: absolute http
+// and https URLs in plain ASCII, ARLs (/L/… or /D/…), and, with a
+// hostname, absolute paths. Non-ASCII text, spaces and control characters
+// are refused, not percent-encoded.
+func validateURL(hostname, obj string) *badRequest {
+	bad := func(why string) *badRequest {
+		return &badRequest{titleBadURL, fmt.Sprintf("Invalid or malformed URL '%s': %s", obj, why)}
+	}
+	for i := 0; i < len(obj); i++ {
+		c := obj[i]
+		if c >= utf8.RuneSelf {
+			r, _ := utf8.DecodeRuneInString(obj[i:])
+			if r == utf8.RuneError {
+				return bad("contains a byte that is not ASCII")
+			}
+			return bad(fmt.Sprintf("contains non-ASCII character '%c' (%U)", r, r))
+		}
+		if c <= ' ' || c == 0x7f {
+			return bad("contains a space or control character")
+		}
+	}
+	switch {
+	case hostname != "":
+		if !strings.HasPrefix(obj, "/") {
+			return bad("with a hostname, each object must be a path starting with '/'")
+		}
+		return nil
+	case strings.HasPrefix(obj, "/L/"), strings.HasPrefix(obj, "/D/"):
+		return nil // an ARL
+	}
+	if _, err := akamai.NormalizeObject(akamai.TypeURL, obj); err != nil {
+		var ie *akamai.InvalidObjectError
+		if errors.As(err, &ie) {
+			return bad(ie.Reason)
+		}
+		return bad(err.Error())
+	}
+	return nil
+}
+
+// invalidDetail is the detail of a refused tag.
+func invalidDetail(kind, obj string, err error) string {
+	var ie *akamai.InvalidObjectError
+	if errors.As(err, &ie) {
+		return fmt.Sprintf("Invalid %s '%s': %s", kind, obj, ie.Reason)
+	}
+	return fmt.Sprintf("Invalid %s '%s': %v", kind, obj, err)
+}
+
+// validHostname reports whether h is an ASCII host name, optionally with a
+// port.
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253+6 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return h[0] != '.' && h[0] != '-' && h[0] != ':'
+}
+
+// jsonContentType reports whether a Content-Type header value names
+// application/json, with or without parameters.
+func jsonContentType(h http.Header) bool {
+	v := h.Get("Content-Type")
+	if i := strings.IndexByte(v, ';'); i >= 0 {
+		v = v[:i]
+	}
+	return strings.EqualFold(strings.TrimSpace(v), "application/json")
+}

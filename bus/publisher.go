@@ -1,0 +1,55 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Publisher publishes to JetStream asynchronously, within a bounded window
+// of unacknowledged messages, while each caller still waits for its own
+// acknowledgement: many handlers publishing at once share the round trips
+// instead of paying one each.
+type Publisher struct {
+	js jetstream.JetStream
+}
+
+// NewPublisher returns a Publisher on nc whose window holds at most window
+// unacknowledged messages (1,000 when 0). nc should be its own connection:
+// closing a subscriber drains its connection.
+func NewPublisher(nc *nats.Conn, window int) (*Publisher, error) {
+	if window <= 0 {
+		window = 1000
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(window))
+	if err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	return &Publisher{js: js}, nil
+}
+
+// Publish stores data on subject and returns once JetStream acknowledged
+// it. msgID deduplicates: a second message with the same ID within the
+// stream's duplicate window is not stored again.
+func (p *Publisher) Publish(ctx context.Context, subject string, data []byte, msgID string) error {
+	msg := nats.NewMsg(subject)
+	msg.Data = data
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	fut, err := p.js.PublishMsgAsync(msg, opts...)
+	if err != nil {
+		return fmt.Errorf("bus: publish %s: %w", subject, err)
+	}
+	select {
+	case <-fut.Ok():
+		return nil
+	case err := <-fut.Err():
+		return fmt.Errorf("bus: publish %s: %w", subject, err)
+	case <-ctx.Done():
+		return fmt.Errorf("bus: publish %s: %w", subject, ctx.Err())
+	}
+}

@@ -1,0 +1,123 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Publisher publishes content-changed events to NATS JetStream.
+type Publisher struct {
+	js      jetstream.JetStream
+	subject string
+	results string
+}
+
+// PublisherConfig configures a Publisher.
+type PublisherConfig struct {
+	// Subject is where events go: SubjectContentChanged (the default) or a
+	// subject below it, such as "content.changed.blog".
+	Subject string
+	// ResultStream is the stream PurgeAndWait reads results from
+	// (DefaultResultStream when empty).
+	ResultStream string
+}
+
+// NewPublisher returns a Publisher that uses the connection nc.
+func NewPublisher(nc *nats.Conn, cfg PublisherConfig) (*Publisher, error) {
+	if cfg.Subject == "" {
+		cfg.Subject = SubjectContentChanged
+	}
+	if cfg.ResultStream == "" {
+		cfg.ResultStream = DefaultResultStream
+	}
+	if cfg.Subject != SubjectContentChanged && !hasPrefixToken(cfg.Subject, SubjectContentChanged) {
+		return nil, fmt.Errorf("events: subject %q is not %s or below it", cfg.Subject, SubjectContentChanged)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	return &Publisher{js: js, subject: cfg.Subject, results: cfg.ResultStream}, nil
+}
+
+func hasPrefixToken(s, prefix string) bool {
+	return len(s) > len(prefix)+1 && s[:len(prefix)] == prefix && s[len(prefix)] == '.'
+}
+
+// Publish is the queued form: it assigns the event an ID when it has none,
+// and returns once JetStream has stored the event. The ID doubles as the
+// Nats-Msg-Id, so a retried Publish of the same event is stored once.
+func (p *Publisher) Publish(ctx context.Context, e *ContentChanged) error {
+	if e.ID == "" {
+		e.ID = uuid.NewString()
+	}
+	if !ValidID(e.ID) {
+		return fmt.Errorf("events: event ID %q is not a valid subject token", e.ID)
+	}
+	check := *e
+	check.URLs = append([]string(nil), e.URLs...)
+	check.Tags = append([]string(nil), e.Tags...)
+	if err := check.Normalize(); err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	data, err := e.Encode()
+	if err != nil {
+		return fmt.Errorf("events: encode: %w", err)
+	}
+	msg := nats.NewMsg(p.subject)
+	msg.Data = data
+	msg.Header.Set(jetstream.MsgIDHeader, e.ID)
+	if _, err := p.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("events: publish %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// PurgeAndWait is the immediate form: it publishes e like Publish and
+// waits for its result, or for ctx to end. A result that is already in
+// the result stream (the event was published before) is found too.
+func (p *Publisher) PurgeAndWait(ctx context.Context, e *ContentChanged) (PurgeResult, error) {
+	if e.ID == "" {
+		e.ID = uuid.NewString()
+	}
+	if !ValidID(e.ID) {
+		return PurgeResult{}, fmt.Errorf("events: event ID %q is not a valid subject token", e.ID)
+	}
+	// Subscribe before publishing, so a fast result cannot be missed.
+	cons, err := p.js.OrderedConsumer(ctx, p.results, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{ResultFilter(e.ID)},
+	})
+	if err != nil {
+		return PurgeResult{}, fmt.Errorf("events: watch results: %w", err)
+	}
+	if err := p.Publish(ctx, e); err != nil {
+		return PurgeResult{}, err
+	}
+	return WaitResult(ctx, cons)
+}
+
+// WaitResult returns the first result delivered by cons, or ctx's error.
+func WaitResult(ctx context.Context, cons jetstream.Consumer) (PurgeResult, error) {
+	for {
+		msg, err := cons.Next(jetstream.FetchContext(ctx))
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return PurgeResult{}, fmt.Errorf("events: waiting for result: %w", ctxErr)
+			}
+			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
+				continue
+			}
+			return PurgeResult{}, fmt.Errorf("events: waiting for result: %w", err)
+		}
+		r, err := DecodeResult(msg.Data())
+		if err != nil {
+			return PurgeResult{}, fmt.Errorf("events: decode result: %w", err)
+		}
+		return r, nil
+	}
+}

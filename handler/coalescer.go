@@ -1,0 +1,381 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/purgebus/purgebus/akamai"
+)
+
+// Key is what objects must share to travel in one Fast Purge request.
+type Key struct {
+	Type    akamai.Type
+	Action  akamai.Action
+	Network akamai.Network
+}
+
+func (k Key) String() string {
+	return string(k.Action) + "/" + string(k.Type) + "/" + string(k.Network)
+}
+
+// Purger sends one Fast Purge request; *akamai.Client is one.
+type Purger interface {
+	Purge(ctx context.Context, req akamai.Request) (*akamai.Result, error)
+}
+
+// Outcome is what became of one object.
+type Outcome struct {
+	Object string
+	// Result is Akamai's acceptance of the request that carried the
+	// object, when it was purged.
+	Result *akamai.Result
+	// Err is why the object was not purged. Permanent(Err) tells whether
+	// retrying could ever help.
+	Err error
+}
+
+// ErrTransient marks failures that a later retry may overcome: Akamai's
+// 429/5xx, timeouts, connection trouble, shutdown.
+var ErrTransient = errors.New("transient purge failure")
+
+// Permanent reports whether err means the objects can never be purged as
+// they are (Akamai answered 400, 403, 404, 413 for a single object, ...).
+func Permanent(err error) bool {
+	return err != nil && !errors.Is(err, ErrTransient)
+}
+
+// CoalescerConfig configures a Coalescer.
+type CoalescerConfig struct {
+	// Linger is how long the first object of a batch waits for company
+	// before the batch is sent (50 ms when 0).
+	Linger time.Duration
+	// MaxObjects caps objects per request by type (akamai.DefaultMaxObjects
+	// when nil or missing).
+	MaxObjects map[akamai.Type]int
+	// MaxInFlight is how many requests one key may have under way
+	// (4 when 0). While they are, new objects keep merging.
+	MaxInFlight int
+	// MaxAttempts bounds the tries of one request on transient errors
+	// (5 when 0); then its objects fail with ErrTransient and their
+	// events are redelivered later.
+	MaxAttempts int
+	// Backoff returns the wait before try n+1 (n from 1); nil means
+	// exponential from 200 ms, capped at 10 s, with full jitter.
+	Backoff func(n int) time.Duration
+	// RequestTimeout bounds one HTTP request (30 s when 0).
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+	// Observe, when set, is told about every request sent.
+	Observe func(RequestStats)
+}
+
+// RequestStats describes one Fast Purge request, for logs and metrics.
+type RequestStats struct {
+	Key       Key
+	Objects   int
+	Bytes     int
+	Status    int
+	PurgeID   string
+	SupportID string
+	Latency   time.Duration
+	Attempt   int
+	Err       error
+}
+
+func (c CoalescerConfig) withDefaults() CoalescerConfig {
+	if c.Linger <= 0 {
+		c.Linger = 50 * time.Millisecond
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 4
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.Backoff == nil {
+		c.Backoff = func(n int) time.Duration {
+			d := 200 * time.Millisecond << min(n-1, 6)
+			d = min(d, 10*time.Second)
+			return d/2 + rand.N(d/2+1)
+		}
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Coalescer merges the objects of many events into few Fast Purge
+// requests. Each key (type, action, network) has a lane of its own, so a
+// slow or failing key never holds up another. Within a lane, objects are
+// deduplicated while they wait, and a batch is sent as soon as it is full
+// or has lingered long enough.
+type Coalescer struct {
+	purger Purger
+	cfg    CoalescerConfig
+
+	ctx    context.Context // cancelled to abandon requests under way
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	lanes   map[Key]*lane
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// NewCoalescer returns a Coalescer sending requests through p.
+func NewCoalescer(p Purger, cfg CoalescerConfig) *Coalescer {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Coalescer{purger: p, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel, lanes: map[Key]*lane{}}
+}
+
+// ErrClosed is returned for objects submitted after Close began.
+var ErrClosed = fmt.Errorf("coalescer closed: %w", ErrTransient)
+
+// Purge submits normalized objects under key and waits until each has an
+// outcome. The outcomes are in the order of objects. If ctx ends first,
+// the objects still get purged but Purge returns their outcomes as
+// transient failures.
+func (c *Coalescer) Purge(ctx context.Context, key Key, objects []string) []Outcome {
+	w := newWaiter(objects)
+	if len(objects) == 0 {
+		return nil
+	}
+	l, ok := c.lane(key)
+	if !ok {
+		w.failAll(ErrClosed)
+		return w.outcomes
+	}
+	select {
+	case l.in <- w:
+	case <-l.exited:
+		w.failAll(ErrClosed)
+		return w.outcomes
+	case <-ctx.Done():
+		w.failAll(fmt.Errorf("%w: %w", ErrTransient, ctx.Err()))
+		return w.outcomes
+	}
+	select {
+	case <-w.done:
+		return w.outcomes
+	case <-ctx.Done():
+		out := make([]Outcome, len(objects))
+		for i, o := range objects {
+			out[i] = Outcome{Object: o, Err: fmt.Errorf("%w: %w", ErrTransient, ctx.Err())}
+		}
+		return out
+	}
+}
+
+func (c *Coalescer) lane(key Key) (*lane, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return nil, false
+	}
+	l := c.lanes[key]
+	if l == nil {
+		maxObjects := c.cfg.MaxObjects[key.Type]
+		l = &lane{
+			c:          c,
+			key:        key,
+			maxObjects: maxObjects,
+			in:         make(chan *waiter),
+			finished:   make(chan struct{}, c.cfg.MaxInFlight),
+			stop:       make(chan struct{}),
+			exited:     make(chan struct{}),
+		}
+		c.lanes[key] = l
+		c.wg.Add(1)
+		go l.run()
+	}
+	return l, true
+}
+
+// Close sends everything pending at once, without lingering, and waits
+// for the requests under way until ctx ends; then it abandons them, and
+// their objects fail with ErrTransient.
+func (c *Coalescer) Close(ctx context.Context) error {
+	c.mu.Lock()
+	if !c.closing {
+		c.closing = true
+		for _, l := range c.lanes {
+			close(l.stop)
+		}
+	}
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		c.cancel()
+		return nil
+	case <-ctx.Done():
+		c.cancel()
+		<-done
+		return fmt.Errorf("coalescer: requests abandoned at close: %w", ctx.Err())
+	}
+}
+
+// waiter collects the outcomes of one submission.
+type waiter struct {
+	objects  []string
+	outcomes []Outcome
+	mu       sync.Mutex
+	left     int
+	done     chan struct{}
+}
+
+func newWaiter(objects []string) *waiter {
+	w := &waiter{objects: objects, outcomes: make([]Outcome, len(objects)), left: len(objects), done: make(chan struct{})}
+	for i, o := range objects {
+		w.outcomes[i].Object = o
+	}
+	return w
+}
+
+func (w *waiter) set(i int, r *akamai.Result, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.outcomes[i].Result, w.outcomes[i].Err = r, err
+	w.left--
+	if w.left == 0 {
+		close(w.done)
+	}
+}
+
+func (w *waiter) failAll(err error) {
+	for i := range w.outcomes {
+		w.outcomes[i].Err = err
+	}
+	if w.left > 0 {
+		w.left = 0
+		close(w.done)
+	}
+}
+
+// ticket is a waiter's claim on the outcome of one object.
+type ticket struct {
+	w *waiter
+	i int
+}
+
+// pending is a batch being filled, with who waits for each object.
+type pending struct {
+	batch   *akamai.Batch
+	tickets map[string][]ticket
+	since   time.Time
+}
+
+type lane struct {
+	c          *Coalescer
+	key        Key
+	maxObjects int
+	in         chan *waiter
+	finished   chan struct{} // a request finished; its slot is free
+	stop       chan struct{}
+	exited     chan struct{}
+}
+
+func (l *lane) newPending() *pending {
+	return &pending{batch: akamai.NewBatch(l.key.Type, l.maxObjects), tickets: map[string][]ticket{}}
+}
+
+// run merges submissions into batches and sends them. A batch goes when
+// it is full, or has lingered, and a request slot is free; until then
+// arriving objects keep merging into it, deduplicated.
+func (l *lane) run() {
+	defer l.c.wg.Done()
+	defer close(l.exited)
+	var (
+		cur      = l.newPending()
+		held     *waiter // a submission that did not fit entirely
+		heldFrom int
+		stopping bool
+		lingered bool
+		inflight int
+		timer    = time.NewTimer(time.Hour)
+	)
+	timer.Stop()
+
+	// add merges w's objects from index from on, and holds w when the
+	// batch fills up before all of them are in.
+	add := func(w *waiter, from int) {
+		for i := from; i < len(w.objects); i++ {
+			o := w.objects[i]
+			if t, ok := cur.tickets[o]; ok {
+				cur.tickets[o] = append(t, ticket{w, i})
+				continue
+			}
+			if !cur.batch.Add(o) {
+				if cur.batch.Len() == 0 {
+					// Normalized objects always fit an empty batch;
+					// fail one that does not rather than loop.
+					w.set(i, nil, &akamai.InvalidObjectError{Type: l.key.Type, Object: o, Reason: "does not fit a request"})
+					continue
+				}
+				held, heldFrom = w, i
+				return
+			}
+			cur.tickets[o] = []ticket{{w, i}}
+			if cur.batch.Len() == 1 {
+				cur.since = time.Now()
+				lingered = false
+				timer.Reset(l.c.cfg.Linger)
+			}
+		}
+		held = nil
+	}
+
+	for {
+		full := held != nil || cur.batch.Full()
+		due := cur.batch.Len() > 0 && (full || lingered || stopping)
+		if due && inflight < l.c.cfg.MaxInFlight {
+			send := cur
+			cur = l.newPending()
+			timer.Stop()
+			lingered = false
+			inflight++
+			go func() {
+				l.send(send)
+				l.finished <- struct{}{}
+			}()
+			if held != nil {
+				add(held, heldFrom)
+			}
+			continue
+		}
+		if stopping && inflight == 0 && cur.batch.Len() == 0 && held == nil {
+			select {
+			case w := <-l.in: // a submission that raced with Close
+				add(w, 0)
+				continue
+			default:
+				return
+			}
+		}
+		in := l.in
+		if full {
+			in = nil // back-pressure until a slot takes the full batch
+		}
+		select {
+		case w := <-in:
+			add(w, 0)
+		case <-timer.C:
+			lingered = true
+		case <-l.stop:
+			stopping = true
+			l.stop = nil
+		case <-l.finished:
+			inflight--
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/purgebus/purgebus/akamai"
+	"github.com/purgebus/purgebus/bus"
+	"github.com/purgebus/purgebus/events"
+)
+
+// Publisher stores a message on a subject and returns once it is stored;
+// *bus.Publisher is one.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, data []byte, msgID string) error
+}
+
+// Config configures a Handler.
+type Config struct {
+	// MaxEventBytes is the size limit of one event
+	// (events.DefaultMaxEventBytes when 0).
+	MaxEventBytes int
+	// PoisonAfter is how many deliveries of an event that crashes the
+	// handler are tried before it is dead-lettered (3 when 0).
+	PoisonAfter int
+	Logger      *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler handles content-changed events; see the package documentation.
+type Handler struct {
+	cfg       Config
+	coalescer *Coalescer
+	pub       Publisher
+	log       *slog.Logger
+}
+
+// New returns a Handler that purges through c and publishes results and
+// dead letters through pub.
+func New(c *Coalescer, pub Publisher, cfg Config) *Handler {
+	if cfg.MaxEventBytes <= 0 {
+		cfg.MaxEventBytes = events.DefaultMaxEventBytes
+	}
+	if cfg.PoisonAfter <= 0 {
+		cfg.PoisonAfter = 3
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{cfg: cfg, coalescer: c, pub: pub, log: log}
+}
+
+// delivery is what the handler knows of one message before decoding it.
+type delivery struct {
+	id         string
+	subject    string
+	seq        string
+	delivered  int
+	receivedAt time.Time
+	corrID     string
+}
+
+func (h *Handler) delivery(msg *message.Message) delivery {
+	d := delivery{
+		subject: msg.Metadata.Get(bus.MetaSubject),
+		seq:     msg.Metadata.Get(bus.MetaStreamSeq),
+		corrID:  middleware.MessageCorrelationID(msg),
+	}
+	d.delivered, _ = strconv.Atoi(msg.Metadata.Get(bus.MetaNumDelivered))
+	if t, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(bus.MetaReceivedAt)); err == nil {
+		d.receivedAt = t
+	} else {
+		d.receivedAt = h.cfg.Now().UTC()
+	}
+	// The event's own id wins; then Nats-Msg-Id; then the message's
+	// position-derived UUID, stable across redeliveries.
+	d.id = msg.UUID
+	if id := msg.Metadata.Get(bus.MetaMsgID); events.ValidID(id) {
+		d.id = id
+	}
+	return d
+}
+
+// Handle is the watermill handler function. It returns nil once the
+// event's result is stored (the router then acks it), or an error when
+// the outcome is not final yet (the router nacks it, and it is redelivered
+// after a delay).
+func (h *Handler) Handle(msg *message.Message) error {
+	ctx := msg.Context()
+	d := h.delivery(msg)
+	ev, err := events.Decode(msg.Payload, h.cfg.MaxEventBytes)
+	if ev.ID != "" {
+		if events.ValidID(ev.ID) {
+			d.id = ev.ID
+		} else if err == nil {
+			err = &events.InvalidEventError{Reason: fmt.Sprintf("id %q is not 1-%d characters from letters, digits and -_:=+", ev.ID, events.MaxIDLength)}
+		}
+	}
+	if d.corrID == "" {
+		d.corrID = d.id
+	}
+	res := events.PurgeResult{
+		EventID:       d.id,
+		Source:        ev.Source,
+		ReceivedAt:    d.receivedAt,
+		Subject:       d.subject,
+		CorrelationID: d.corrID,
+	}
+	if err != nil {
+		return h.deadLetter(ctx, msg, d, &res, err.Error())
+	}
+
+	outcomes := h.purge(ctx, &ev)
+	var transientErr error
+	for _, o := range outcomes {
+		if o.Err != nil && !Permanent(o.Err) {
+			transientErr = o.Err
+			break
+		}
+	}
+	if transientErr != nil {
+		h.log.Debug("event not finished; it will be redelivered", "event_id", d.id, "correlation_id", d.corrID, "err", transientErr)
+		return fmt.Errorf("event %s: %w", d.id, transientErr)
+	}
+	res.Purges, res.Failures = summarize(outcomes)
+	res.Outcome = events.OutcomeOf(countPurged(outcomes), len(outcomes)-countPurged(outcomes))
+	res.CompletedAt = h.cfg.Now().UTC()
+	res.EstimatedCompleteAt = estimatedCompleteAt(res.Purges)
+	return h.publishResult(ctx, d, &res)
+}
+
+// keyedOutcome is an object's outcome with the key it was purged under.
+type keyedOutcome struct {
+	Key
+	Outcome
+}
+
+// purge hands the event's objects to the coalescer, one submission per
+// key, all at once, and waits for every outcome.
+func (h *Handler) purge(ctx context.Context, ev *events.ContentChanged) []keyedOutcome {
+	groups := []struct {
+		key  Key
+		objs []string
+	}{
+		{Key{akamai.TypeURL, ev.Action, ev.Network}, dedupe(ev.URLs)},
+		{Key{akamai.TypeTag, ev.Action, ev.Network}, dedupe(ev.Tags)},
+		{Key{akamai.TypeCPCode, ev.Action, ev.Network}, dedupe(akamai.CPCodes(ev.CPCodes...))},
+	}
+	results := make([][]Outcome, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		if len(g.objs) == 0 {
+			continue
+		}
+		wg.Go(func() { results[i] = h.coalescer.Purge(ctx, g.key, g.objs) })
+	}
+	wg.Wait()
+	var out []keyedOutcome
+	for i, rs := range results {
+		for _, o := range rs {
+			out = append(out, keyedOutcome{groups[i].key, o})
+		}
+	}
+	return out
+}
+
+func dedupe(objs []string) []string {
+	if len(objs) < 2 {
+		return objs
+	}
+	seen := make(map[string]struct{}, len(objs))
+	out := objs[:0:0]
+	for _, o := range objs {
+		if _, ok := seen[o]; !ok {
+			seen[o] = struct{}{}
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func countPurged(os []keyedOutcome) int {
+	n := 0
+	for _, o := range os {
+		if o.Err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// deadLetter answers an event that can never succeed: a failed result
+// and a copy of the event with the reason on the dead-letter subject.
+func (h *Handler) deadLetter(ctx context.Context, msg *message.Message, d delivery, res *events.PurgeResult, reason string) error {
+	now := h.cfg.Now().UTC()
+	dl := events.DeadLetter{
+		EventID:    d.id,
+		Reason:     reason,
+		Source:     res.Source,
+		Subject:    d.subject,
+		ReceivedAt: d.receivedAt,
+		DeadAt:     now,
+	}
+	if utf8Valid(msg.Payload) {
+		dl.Payload = string(msg.Payload)
+	} else {
+		dl.PayloadBase64 = msg.Payload
+	}
+	data, err := dl.Encode()
+	if err != nil {
+		return fmt.Errorf("encode dead letter: %w", err)
+	}
+	if err := h.pub.Publish(ctx, events.DeadLetterSubject(d.id), data, h.msgID("deadletter", d)); err != nil {
+		return fmt.Errorf("publish dead letter %s: %w", d.id, err)
+	}
+	res.Outcome = events.OutcomeFailed
+	res.Failures = []events.Failure{{Title: "invalid event", Detail: reason}}
+	res.CompletedAt = now
+	h.log.Warn("event dead-lettered", "event_id", d.id, "correlation_id", d.corrID, "subject", d.subject, "source", res.Source, "reason", reason)
+	return h.publishResult(ctx, d, res)
+}
+
+// msgID deduplicates what a redelivery of the same stream message
+// publishes again.
+func (h *Handler) msgID(kind string, d delivery) string {
+	return kind + ":" + d.id + ":" + d.seq
+}
+
+func (h *Handler) publishResult(ctx context.Context, d delivery, res *events.PurgeResult) error {
+	data, err := res.Encode()
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	if err := h.pub.Publish(ctx, events.ResultSubject(res.Outcome, d.id), data, h.msgID("result", d)); err != nil {
+		return fmt.Errorf("publish result %s: %w", d.id, err)
+	}
+	h.log.Debug("event done", "event_id", d.id, "correlation_id", d.corrID, "outcome", res.Outcome)
+	return nil
+}
+
+// PoisonMiddleware dead-letters an event whose handling panicked on
+// PoisonAfter deliveries, so one poisonous event cannot loop forever.
+// Earlier panics become errors, and the event is redelivered.
+func (h *Handler) PoisonMiddleware(next message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) (out []*message.Message, err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			d := h.delivery(msg)
+			h.log.Error("handler panicked", "event_id", d.id, "delivery", d.delivered, "panic", fmt.Sprint(r))
+			if d.delivered < h.cfg.PoisonAfter {
+				out, err = nil, fmt.Errorf("handler panicked: %v", r)
+				return
+			}
+			res := events.PurgeResult{EventID: d.id, ReceivedAt: d.receivedAt, Subject: d.subject, CorrelationID: d.corrID}
+			out, err = nil, h.deadLetter(msg.Context(), msg, d, &res, fmt.Sprintf("handler panicked on %d deliveries: %v", d.delivered, r))
+		}()
+		return next(msg)
+	}
+}

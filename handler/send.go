@@ -1,0 +1,149 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/purgebus/purgebus/akamai"
+)
+
+// send purges a batch and hands every object's outcome to its tickets.
+func (l *lane) send(p *pending) {
+	objs := append([]string(nil), p.batch.Objects()...)
+	l.purge(objs, func(obj string, r *akamai.Result, err error) {
+		for _, t := range p.tickets[obj] {
+			t.w.set(t.i, r, err)
+		}
+	})
+}
+
+// purge sends objs and settles each through settle. Transient failures
+// are retried with back-off up to MaxAttempts. A permanent 400/403 on a
+// request of many objects is narrowed down: the object Akamai names in
+// its detail is failed and the rest resent; without a name, the batch is
+// bisected, so only the offending objects fail. A 413 is split and resent.
+func (l *lane) purge(objs []string, settle func(string, *akamai.Result, error)) {
+	cfg := l.c.cfg
+	for attempt := 1; ; attempt++ {
+		r, err := l.request(objs, attempt)
+		if err == nil {
+			for _, o := range objs {
+				settle(o, r, nil)
+			}
+			return
+		}
+		var ae *akamai.Error
+		switch {
+		case errors.As(err, &ae) && (ae.HTTPStatus == http.StatusBadRequest || ae.HTTPStatus == http.StatusForbidden) && len(objs) > 1:
+			if i := namedObject(objs, ae.Detail); i >= 0 {
+				settle(objs[i], nil, err)
+				rest := append(append([]string(nil), objs[:i]...), objs[i+1:]...)
+				l.purge(rest, settle)
+				return
+			}
+			l.purge(objs[:len(objs)/2], settle)
+			l.purge(objs[len(objs)/2:], settle)
+			return
+		case errors.As(err, &ae) && ae.HTTPStatus == http.StatusRequestEntityTooLarge && len(objs) > 1:
+			l.purge(objs[:len(objs)/2], settle)
+			l.purge(objs[len(objs)/2:], settle)
+			return
+		case transient(err):
+			if attempt >= cfg.MaxAttempts || l.c.ctx.Err() != nil {
+				terr := fmt.Errorf("%w: %d attempts: %w", ErrTransient, attempt, err)
+				for _, o := range objs {
+					settle(o, nil, terr)
+				}
+				return
+			}
+			wait := cfg.Backoff(attempt)
+			if ae != nil {
+				wait = max(wait, ae.RetryAfter())
+			}
+			select {
+			case <-time.After(wait):
+			case <-l.c.ctx.Done():
+			}
+		default:
+			for _, o := range objs {
+				settle(o, nil, err)
+			}
+			return
+		}
+	}
+}
+
+// request sends one Fast Purge request and logs it.
+func (l *lane) request(objs []string, attempt int) (*akamai.Result, error) {
+	ctx, cancel := context.WithTimeout(l.c.ctx, l.c.cfg.RequestTimeout)
+	defer cancel()
+	start := time.Now()
+	r, err := l.c.purger.Purge(ctx, akamai.Request{Action: l.key.Action, Type: l.key.Type, Network: l.key.Network, Objects: objs})
+	st := RequestStats{Key: l.key, Objects: len(objs), Bytes: len(akamai.EncodeBody(l.key.Type, objs)), Latency: time.Since(start), Attempt: attempt, Err: err}
+	log := l.c.cfg.Logger
+	if err == nil {
+		st.Status, st.PurgeID, st.SupportID = r.HTTPStatus, r.PurgeID, r.SupportID
+		log.Info("purge accepted", "key", l.key.String(), "objects", st.Objects, "bytes", st.Bytes,
+			"purge_id", r.PurgeID, "support_id", r.SupportID, "status", r.HTTPStatus,
+			"estimated_seconds", r.EstimatedSeconds, "latency", st.Latency, "attempt", attempt)
+	} else {
+		var ae *akamai.Error
+		if errors.As(err, &ae) {
+			st.Status, st.SupportID = ae.HTTPStatus, ae.SupportID
+		}
+		log.Warn("purge refused", "key", l.key.String(), "objects", st.Objects, "bytes", st.Bytes,
+			"status", st.Status, "support_id", st.SupportID, "latency", st.Latency, "attempt", attempt, "err", err)
+	}
+	if l.c.cfg.Observe != nil {
+		l.c.cfg.Observe(st)
+	}
+	if err != nil && transient(err) {
+		err = fmt.Errorf("%w: %w", ErrTransient, err)
+	}
+	return r, err
+}
+
+// transient reports whether retrying err later may succeed.
+func transient(err error) bool {
+	if errors.Is(err, ErrTransient) {
+		return true
+	}
+	var ae *akamai.Error
+	if errors.As(err, &ae) {
+		// 401 means the credentials are wrong for every request; the
+		// events must wait in JetStream until that is fixed, not fail.
+		return ae.Temporary() || ae.HTTPStatus == http.StatusUnauthorized
+	}
+	var ie *akamai.InvalidObjectError
+	if errors.As(err, &ie) {
+		return false
+	}
+	// Connection errors, timeouts, cancellations.
+	return true
+}
+
+// namedObject returns the index of the object Akamai's detail names, or -1.
+func namedObject(objs []string, detail string) int {
+	detail = strings.TrimSpace(detail)
+	if detail == "" {
+		return -1
+	}
+	for i, o := range objs {
+		if o == detail {
+			return i
+		}
+	}
+	// Else a whole word of the detail, as in "unauthorized cpcode 12345".
+	for _, f := range strings.FieldsFunc(detail, func(r rune) bool { return strings.ContainsRune(" ,;:\"'()[]", r) }) {
+		for i, o := range objs {
+			if o == f {
+				return i
+			}
+		}
+	}
+	return -1
+}
