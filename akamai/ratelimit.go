@@ -159,5 +159,6 @@ func secondsToDuration(s float64) time.Duration {
 	if s >= maxWait.Seconds() {
 		return maxWait
 	}
-	return time.Duration(math.Ceil(s*1000)) * time.Millisecond
+	// The epsilon keeps 1/50 s at 20 ms despite float rounding.
+	return time.Duration(math.Ceil(s*1000-1e-6)) * time.Millisecond
 }

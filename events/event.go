@@ -89,17 +89,31 @@ func Decode(data []byte, maxBytes int) (ContentChanged, error) {
 }
 
 // peekLabels recovers id and source from an event that did not decode as a
-// whole, so its failed result can still reach a subscriber waiting for it.
+// whole (or was cut short), so its failed result can still reach a
+// subscriber waiting for it. It reads top-level fields in order and stops
+// at the first it cannot read.
 func peekLabels(data []byte) (id, source string) {
-	var labels struct {
-		ID     json.RawMessage `json:"id"`
-		Source json.RawMessage `json:"source"`
-	}
-	if json.Unmarshal(data, &labels) != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return "", ""
 	}
-	_ = json.Unmarshal(labels.ID, &id)
-	_ = json.Unmarshal(labels.Source, &source)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return id, source
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return id, source
+		}
+		switch key {
+		case "id":
+			_ = json.Unmarshal(v, &id)
+		case "source":
+			_ = json.Unmarshal(v, &source)
+		}
+	}
 	return id, source
 }
 

@@ -183,12 +183,15 @@ type admission struct {
 	need      int     // object tokens the request needs
 }
 
-// admit decides at t whether a request of type t with n objects may pass:
-// it needs one request token and n object tokens, takes both when both are
-// there and takes none otherwise. With consume false it only looks.
-func (a *account) admit(now time.Time, t akamai.Type, n int, consume bool) admission {
+// admit decides whether a request of type t (empty: none) with n objects
+// may pass: it needs one request token and n object tokens, takes both when
+// both are there and takes none otherwise. With consume false it only
+// looks. The clock is read under the lock, so that decisions are made in
+// time order.
+func (a *account) admit(clock func() time.Time, t akamai.Type, n int, consume bool) admission {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	now := clock()
 	ad := admission{reqBucket: &a.req, need: n}
 	ad.reqTokens = a.req.tokens(now)
 	if t != "" {

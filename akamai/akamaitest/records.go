@@ -124,13 +124,16 @@ func (r *ring[T]) add(v T) {
 	}
 }
 
-func (r *ring[T]) all() []T {
-	items := r.items
-	if r.max > 0 && len(items) > r.max {
-		items = items[len(items)-r.max:]
+// view returns the kept items, shared with the ring.
+func (r *ring[T]) view() []T {
+	if r.max > 0 && len(r.items) > r.max {
+		return r.items[len(r.items)-r.max:]
 	}
-	return append([]T(nil), items...)
+	return r.items
 }
+
+// all returns a copy of the kept items.
+func (r *ring[T]) all() []T { return append([]T(nil), r.view()...) }
 
 // records holds the request and purge records.
 type records struct {

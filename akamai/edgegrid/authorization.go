@@ -1,6 +1,7 @@
 package edgegrid
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -11,8 +12,8 @@ const authScheme = "EG1-HMAC-SHA256"
 
 // Authorization is a parsed EdgeGrid Authorization header.
 //
-// Formatting an Authorization with fmt or log/slog redacts ClientToken and
-// AccessToken.
+// Formatting an Authorization with fmt, log/slog or encoding/json redacts
+// ClientToken and AccessToken.
 type Authorization struct {
 	ClientToken string
 	AccessToken string
@@ -101,6 +102,17 @@ func (a Authorization) String() string {
 func (a Authorization) GoString() string {
 	return fmt.Sprintf("edgegrid.Authorization{ClientToken:%q, AccessToken:%q, Timestamp:%q, Nonce:%q, Signature:%q}",
 		redact(a.ClientToken), redact(a.AccessToken), a.Timestamp, a.Nonce, a.Signature)
+}
+
+// MarshalJSON encodes a with the same redaction as String.
+func (a Authorization) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ClientToken string `json:"client_token"`
+		AccessToken string `json:"access_token"`
+		Timestamp   string `json:"timestamp"`
+		Nonce       string `json:"nonce"`
+		Signature   string `json:"signature"`
+	}{redact(a.ClientToken), redact(a.AccessToken), a.Timestamp, a.Nonce, a.Signature})
 }
 
 // LogValue implements slog.LogValuer with the same redaction as String.

@@ -1,6 +1,7 @@
 package edgegrid
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -20,9 +21,9 @@ const redacted = "[redacted]"
 
 // Credentials are one .edgerc section's EdgeGrid credentials.
 //
-// Formatting Credentials with any fmt verb, or logging them with log/slog,
-// shows Host, MaxBody and AccountKey but never ClientToken, ClientSecret or
-// AccessToken.
+// Formatting Credentials with any fmt verb, logging them with log/slog or
+// encoding them as JSON shows Host, MaxBody and AccountKey but never
+// ClientToken, ClientSecret or AccessToken.
 type Credentials struct {
 	Host         string // without scheme or trailing slash
 	ClientToken  string
@@ -103,6 +104,20 @@ func (c Credentials) LogValue() slog.Value {
 		slog.Int("max_body", c.MaxBody),
 		slog.String("account_key", c.AccountKey),
 	)
+}
+
+// MarshalJSON encodes c with the same redaction as String, so that JSON
+// logs and dumps of structures holding Credentials stay safe. Credentials
+// are not meant to round-trip through JSON.
+func (c Credentials) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Host         string `json:"host"`
+		ClientToken  string `json:"client_token"`
+		ClientSecret string `json:"client_secret"`
+		AccessToken  string `json:"access_token"`
+		MaxBody      int    `json:"max_body"`
+		AccountKey   string `json:"account_key,omitempty"`
+	}{c.Host, redact(c.ClientToken), redact(c.ClientSecret), redact(c.AccessToken), c.MaxBody, c.AccountKey})
 }
 
 // MissingCredentialsError reports required credential fields that were

@@ -27,7 +27,8 @@ func Timestamp(t time.Time) string {
 // query from req.URL.RequestURI(), i.e. percent-escaped exactly as the
 // transport sends them) or a request received by a server (req.RequestURI is
 // set: the scheme is "https" if req.TLS is set, else "http", the host is
-// req.Host, and req.RequestURI is used verbatim).
+// req.Host, and req.RequestURI is used verbatim, less the scheme and
+// authority of an absolute-form target).
 //
 // body is the request body, which DataToSign does not read from req; its
 // SHA-256 over the first maxBody bytes (0 means DefaultMaxBody) is included
@@ -43,7 +44,7 @@ func DataToSign(req *http.Request, body []byte, maxBody int, headersToSign []str
 	}
 	var scheme, host, uri string
 	if req.RequestURI != "" {
-		scheme, host, uri = "http", req.Host, req.RequestURI
+		scheme, host, uri = "http", req.Host, originForm(req.RequestURI)
 		if req.TLS != nil {
 			scheme = "https"
 		}
@@ -62,6 +63,23 @@ func DataToSign(req *http.Request, body []byte, maxBody int, headersToSign []str
 		contentHash(method, body, maxBody),
 		unsigned,
 	}, "\t")
+}
+
+// originForm returns the path and query of a request target, verbatim. An
+// absolute-form target ("https://host/p?q", as sent to proxies and built by
+// httptest.NewRequest) loses its scheme and authority.
+func originForm(target string) string {
+	_, rest, ok := strings.Cut(target, "://")
+	if !ok || strings.HasPrefix(target, "/") {
+		return target
+	}
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		if rest[i] == '?' {
+			return "/" + rest[i:]
+		}
+		return rest[i:]
+	}
+	return "/"
 }
 
 // canonicalHeaders renders the headers to sign that are present in h, in the

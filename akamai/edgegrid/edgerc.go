@@ -75,11 +75,11 @@ func ParseEdgerc(r io.Reader) (map[string]map[string]string, error) {
 			return nil, &ParseError{Line: n, Reason: "missing key before '='"}
 		}
 		if current == nil {
-			return nil, &ParseError{Line: n, Reason: fmt.Sprintf("key %q outside of any [section]", key)}
+			return nil, &ParseError{Line: n, Reason: describeKey(key) + " outside of any [section]"}
 		}
 		val, reason := parseValue(strings.TrimSpace(line[sep+1:]))
 		if reason != "" {
-			return nil, &ParseError{Line: n, Reason: fmt.Sprintf("%s for key %q", reason, key)}
+			return nil, &ParseError{Line: n, Reason: reason + " for " + describeKey(key)}
 		}
 		current[key] = val
 	}
@@ -111,6 +111,17 @@ func parseValue(v string) (val, reason string) {
 		}
 	}
 	return v, ""
+}
+
+// describeKey names key in an error if it is a known .edgerc key. Any other
+// "key" could be part of a pasted secret, so errors do not quote it.
+func describeKey(key string) string {
+	switch key {
+	case "host", "client_token", "client_secret", "access_token",
+		"max_body", "max-body", "account_key", "account-key", "headers_to_sign":
+		return "key " + key
+	}
+	return "an unrecognised key"
 }
 
 // isCommentOrEmpty reports whether s is blank or a comment.

@@ -1,0 +1,69 @@
+// Command consumer is purgebus's sidecar: it turns content-changed events
+// from NATS JetStream into Akamai Fast Purge requests and publishes a
+// result for every event.
+//
+// With no flags it starts an embedded nats-server on 127.0.0.1:4222 with
+// its JetStream store under ./purgebus-data; --nats-url connects to an
+// existing NATS server or cluster instead. --sandbox purges against an
+// in-process fake Akamai, for trying purgebus without an Akamai account.
+// Every flag can also be set with the environment variable that --help
+// names.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "purgebus consumer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer) error {
+	opts, err := parseFlags(args, lookupEnv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := opts.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cfg, cleanup, err := opts.config(log, lookupEnv, stderr)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if opts.printConfig {
+		return printConfig(stderr, opts, cfg)
+	}
+	c, err := startConsumer(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining events in flight", "timeout", cfg.ShutdownTimeout)
+	case err := <-c.Err():
+		log.Error("router stopped", "err", err)
+	}
+	if err := c.Close(); err != nil {
+		log.Warn("shutdown incomplete; unfinished events will be redelivered", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
