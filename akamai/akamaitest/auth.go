@@ -5,10 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
-)
 
-// timestampLayout is EdgeGrid's timestamp format.
-const timestampLayout = "20060102T15:04:05-0700"
+	"github.com/purgebus/purgebus/akamai/edgegrid"
+)
 
 // authenticate checks the EdgeGrid signature of the request as Akamai's
 // gateway does, and that its nonce is fresh. It returns the refusal, if
@@ -16,15 +15,15 @@ const timestampLayout = "20060102T15:04:05-0700"
 func (x *exchange) authenticate() (answer, bool) {
 	s := x.s
 	now := s.now()
-	auth, err := edgegridVerify(x.r, x.body, s.cred, now, s.maxSkew)
+	auth, err := edgegrid.Verify(x.r, x.body, s.cred, now, s.maxSkew)
 	if err != nil {
 		switch {
-		case errors.Is(err, errStaleTimestamp):
+		case errors.Is(err, edgegrid.ErrStaleTimestamp):
 			// Akamai answers a timestamp outside ±30 s with 400, not 401.
 			return x.gateway(http.StatusBadRequest, gatewayRequestError, "Bad request", "Invalid timestamp"), false
-		case errors.Is(err, errTokenMismatch):
+		case errors.Is(err, edgegrid.ErrTokenMismatch):
 			return x.gateway(http.StatusUnauthorized, gatewayDeny, "Not authorized", "Invalid authorization client_token or access_token"), false
-		case errors.Is(err, errSignatureMismatch):
+		case errors.Is(err, edgegrid.ErrSignatureMismatch):
 			return x.gateway(http.StatusUnauthorized, gatewayDeny, "Not authorized", "The signature does not match"), false
 		case x.r.Header.Get("Authorization") == "":
 			return x.gateway(http.StatusUnauthorized, gatewayDeny, "Not authorized", "Missing Authorization header"), false
@@ -33,7 +32,7 @@ func (x *exchange) authenticate() (answer, bool) {
 		}
 	}
 	// Remember the nonce while its signature could still be accepted.
-	ts, err := time.Parse(timestampLayout, auth.Timestamp)
+	ts, err := time.Parse(edgegrid.TimestampLayout, auth.Timestamp)
 	if err != nil {
 		ts = now
 	}

@@ -60,7 +60,7 @@ func (c BucketConfig) withDefaults() BucketConfig {
 }
 
 // objectBucket returns the configuration of type t's object bucket.
-func (c *BucketConfig) objectBucket(t akamai.Type) Bucket {
+func (c BucketConfig) objectBucket(t akamai.Type) Bucket {
 	switch t {
 	case akamai.TypeCPCode:
 		return c.CPCode
@@ -202,6 +202,8 @@ func (a *account) admit(clock func() time.Time, t akamai.Type, n int, consume bo
 		return ad
 	}
 	switch {
+	case a.req.lim == nil:
+		// Limits disabled: everything passes, the buckets stay full.
 	case ad.reqTokens < 1:
 		ad.refused = refusedRequests
 	case ad.objTokens < float64(n):
@@ -209,8 +211,8 @@ func (a *account) admit(clock func() time.Time, t akamai.Type, n int, consume bo
 	default:
 		a.req.take(now, 1)
 		ad.objBucket.take(now, n)
-		ad.reqTokens--
-		ad.objTokens -= float64(n)
+		ad.reqTokens = a.req.tokens(now)
+		ad.objTokens = ad.objBucket.tokens(now)
 	}
 	return ad
 }

@@ -254,7 +254,10 @@ func (x *exchange) process(buf []byte) answer {
 
 	fault, faulty := s.faults.next(r, func() PurgeRequest { return x.purgeRequest(pb) })
 	if faulty && !fault.Accept {
-		return x.inject(fault, pb, objects)
+		if a := x.inject(fault, pb, objects); a.status != 0 || a.hang {
+			return a
+		}
+		faulty = false // a delay only: the request goes on
 	}
 
 	ad := x.acct.admit(s.now, rt.typ, objects, true)
@@ -446,9 +449,11 @@ func (x *exchange) gateway(status int, typ, title, detail string) answer {
 // inject applies fault f to a valid purge request of objects objects.
 func (x *exchange) inject(f Fault, pb purgeBody, objects int) answer {
 	s := x.s
-	s.counters.faults.Add(1)
 	if f.Delay > 0 {
 		s.sleep(x.r.Context(), f.Delay)
+	}
+	if f.Hang || f.Status != 0 {
+		s.counters.faults.Add(1)
 	}
 	switch {
 	case f.Hang:

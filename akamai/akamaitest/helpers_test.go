@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -190,7 +192,12 @@ func (h *harness) do(method, path string, body []byte, opts ...reqOpt) *response
 		if nonce == "" {
 			nonce = fmt.Sprintf("nonce-%d-%d", time.Now().UnixNano(), h.seq.Add(1))
 		}
-		if err := signRequest(req, cred, at, nonce); err != nil {
+		signer := edgegrid.Signer{
+			Credentials: cred,
+			Now:         func() time.Time { return at },
+			Nonce:       func() string { return nonce },
+		}
+		if err := signer.Sign(req); err != nil {
 			h.t.Fatal(err)
 		}
 	}
@@ -244,6 +251,15 @@ func tags(n int) []string {
 	return out
 }
 
+// shortTags returns n distinct tags of at most 3 characters.
+func shortTags(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = strconv.FormatInt(int64(i), 36)
+	}
+	return out
+}
+
 // cpcodes returns n distinct CP codes in decimal.
 func cpcodes(n int) []string {
 	out := make([]string, n)
@@ -266,6 +282,6 @@ func keys(m map[string]any) string {
 	for k := range m {
 		ks = append(ks, k)
 	}
-	sortStrings(ks)
+	slices.Sort(ks)
 	return strings.Join(ks, ",")
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash"
 	"net/http"
 	"strings"
 	"time"
@@ -38,10 +39,11 @@ func Timestamp(t time.Time) string {
 // Authorization header up to and including "nonce=…;"; Akamai's published
 // test vectors pass "" here.
 func DataToSign(req *http.Request, body []byte, maxBody int, headersToSign []string, unsigned string) string {
-	method := strings.ToUpper(req.Method)
-	if method == "" {
-		method = http.MethodGet
-	}
+	return dataToSign(req, contentHash(requestMethod(req), body, maxBody), headersToSign, unsigned)
+}
+
+// dataToSign is DataToSign with the content hash already computed.
+func dataToSign(req *http.Request, contentHash string, headersToSign []string, unsigned string) string {
 	var scheme, host, uri string
 	if req.RequestURI != "" {
 		scheme, host, uri = "http", req.Host, originForm(req.RequestURI)
@@ -55,14 +57,22 @@ func DataToSign(req *http.Request, body []byte, maxBody int, headersToSign []str
 		}
 	}
 	return strings.Join([]string{
-		method,
+		requestMethod(req),
 		scheme,
 		host,
 		uri,
 		canonicalHeaders(req.Header, headersToSign),
-		contentHash(method, body, maxBody),
+		contentHash,
 		unsigned,
 	}, "\t")
+}
+
+// requestMethod returns req's method in upper case, GET if empty.
+func requestMethod(req *http.Request) string {
+	if req.Method == "" {
+		return http.MethodGet
+	}
+	return strings.ToUpper(req.Method)
 }
 
 // originForm returns the path and query of a request target, verbatim. An
@@ -110,6 +120,40 @@ func contentHash(method string, body []byte, maxBody int) string {
 	}
 	sum := sha256.Sum256(body)
 	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// prefixHasher hashes the first n bytes written to it and counts, but
+// otherwise discards, the rest.
+type prefixHasher struct {
+	h    hash.Hash
+	n    int   // bytes still to hash
+	seen int64 // bytes written
+}
+
+// newPrefixHasher returns a SHA-256 prefixHasher for maxBody bytes (0 means
+// DefaultMaxBody).
+func newPrefixHasher(maxBody int) *prefixHasher {
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBody
+	}
+	return &prefixHasher{h: sha256.New(), n: maxBody}
+}
+
+// Write implements io.Writer; it never fails.
+func (p *prefixHasher) Write(b []byte) (int, error) {
+	k := min(len(b), p.n)
+	p.h.Write(b[:k])
+	p.n -= k
+	p.seen += int64(len(b))
+	return len(b), nil
+}
+
+// sum returns the content hash: "" if nothing was written.
+func (p *prefixHasher) sum() string {
+	if p.seen == 0 {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(p.h.Sum(nil))
 }
 
 // signingKey returns base64(HMAC-SHA256(key=clientSecret, msg=timestamp)).

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,10 +59,10 @@ func (s *Signer) Sign(req *http.Request) error {
 		}
 	}
 
-	var body []byte
-	if strings.ToUpper(req.Method) == http.MethodPost {
+	var hash string
+	if requestMethod(req) == http.MethodPost {
 		var err error
-		if body, err = bodyPrefix(req, s.Credentials.maxBody()); err != nil {
+		if hash, err = bodyHash(req, s.Credentials.maxBody()); err != nil {
 			return fmt.Errorf("edgegrid: sign: reading body: %w", err)
 		}
 	}
@@ -83,7 +82,7 @@ func (s *Signer) Sign(req *http.Request) error {
 		Nonce:       nonce,
 	}
 	unsigned := unsignedHeader(a.ClientToken, a.AccessToken, a.Timestamp, a.Nonce)
-	data := DataToSign(req, body, s.Credentials.maxBody(), s.HeadersToSign, unsigned)
+	data := dataToSign(req, hash, s.HeadersToSign, unsigned)
 	a.Signature = signature(s.Credentials.ClientSecret, a.Timestamp, data)
 	if req.Header == nil {
 		req.Header = make(http.Header)
@@ -104,27 +103,45 @@ func (s *Signer) nonce() (string, error) {
 	return id.String(), nil
 }
 
-// bodyPrefix returns at least the first n bytes of req's body (all of them
-// if shorter), leaving the body readable by the transport.
-func bodyPrefix(req *http.Request, n int) ([]byte, error) {
+// bodyHash returns the content hash of req's body over its first n bytes,
+// leaving the body readable by the transport. It hashes a copy from
+// req.GetBody when available, without buffering it if the copy is an
+// io.WriterTo (as bytes.Reader and strings.Reader bodies are); otherwise it
+// reads req.Body into memory and replaces it.
+func bodyHash(req *http.Request, n int) (string, error) {
 	if req.Body == nil || req.Body == http.NoBody {
-		return nil, nil
+		return "", nil
 	}
+	h := newPrefixHasher(n)
 	if req.GetBody != nil {
 		rc, err := req.GetBody()
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		defer rc.Close()
-		return io.ReadAll(io.LimitReader(rc, int64(n)))
+		if wt, ok := rc.(io.WriterTo); ok {
+			_, err = wt.WriteTo(h)
+		} else {
+			_, err = io.Copy(h, io.LimitReader(rc, int64(n)))
+		}
+		if err != nil {
+			return "", err
+		}
+		return h.sum(), nil
 	}
-	body, err := io.ReadAll(req.Body)
+
+	var buf bytes.Buffer
+	if req.ContentLength > 0 {
+		buf.Grow(int(req.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(req.Body)
 	if cerr := req.Body.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, err
+		return "", err
 	}
+	body := buf.Bytes()
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.GetBody = func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(body)), nil
@@ -135,7 +152,8 @@ func bodyPrefix(req *http.Request, n int) ([]byte, error) {
 			req.Body = http.NoBody
 		}
 	}
-	return body, nil
+	h.Write(body)
+	return h.sum(), nil
 }
 
 // RoundTripper returns an http.RoundTripper that signs a clone of each
