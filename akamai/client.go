@@ -277,7 +277,7 @@ func (c *Client) send(ctx context.Context, op operation, objects []string) (*Res
 		return nil, newError(resp.StatusCode, resp.Header, data)
 	}
 	// A 201 means Akamai accepted the purge, even if its body is garbled.
-	p, _ := decodeProblem(data)
+	p, _ := decodeResponse(data)
 	return &Result{
 		Action:           op.action,
 		Type:             op.typ,

@@ -147,10 +147,10 @@ func (e *Error) RetryAfter() time.Duration {
 	return secondsToDuration(s)
 }
 
-// problem is the JSON of Akamai's answers, success and error alike, plus
+// responseBody is the JSON of Akamai's answers, success and error alike, plus
 // the RFC 7807 members. Numbers are decoded leniently. The body's
 // httpStatus is not kept: the status line is authoritative.
-type problem struct {
+type responseBody struct {
 	EstimatedSeconds            lenientInt `json:"estimatedSeconds"`
 	PurgeID                     string     `json:"purgeId"`
 	SupportID                   string     `json:"supportId"`
@@ -164,10 +164,10 @@ type problem struct {
 	RateLimitCurrentRequestSize lenientInt `json:"rateLimitCurrentRequestSize"`
 }
 
-// decodeProblem decodes body as far as it can and reports whether it was a
+// decodeResponse decodes body as far as it can and reports whether it was a
 // JSON object. A member of the wrong type is skipped, not fatal.
-func decodeProblem(body []byte) (problem, bool) {
-	var p problem
+func decodeResponse(body []byte) (responseBody, bool) {
+	var p responseBody
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return p, false
@@ -175,7 +175,7 @@ func decodeProblem(body []byte) (problem, bool) {
 	err := json.Unmarshal(body, &p)
 	var typeErr *json.UnmarshalTypeError
 	if err != nil && !errors.As(err, &typeErr) {
-		return problem{}, false
+		return responseBody{}, false
 	}
 	return p, true
 }
@@ -200,7 +200,7 @@ func newError(status int, header http.Header, body []byte) *Error {
 		body = body[:maxBodyExcerpt]
 	}
 	e.Body = bytes.Clone(body)
-	p, ok := decodeProblem(body)
+	p, ok := decodeResponse(body)
 	if !ok {
 		return e
 	}

@@ -230,15 +230,29 @@ func TestSignBodyStillReadable(t *testing.T) {
 	for _, size := range []int{0, 10, 1024, 200_000} {
 		body := bytes.Repeat([]byte("x"), size)
 		for _, tt := range []struct {
-			name string
-			body func() io.Reader
+			name   string
+			newReq func() *http.Request
 		}{
-			{"bytes.Reader with GetBody", func() io.Reader { return bytes.NewReader(body) }},
-			{"plain reader without GetBody", func() io.Reader { return onlyReader{bytes.NewReader(body)} }},
+			{"bytes.Reader with GetBody", func() *http.Request {
+				req, _ := http.NewRequest("POST", srv.URL+"/echo", bytes.NewReader(body))
+				return req
+			}},
+			{"plain reader without GetBody", func() *http.Request {
+				req, _ := http.NewRequest("POST", srv.URL+"/echo", onlyReader{bytes.NewReader(body)})
+				return req
+			}},
+			{"GetBody without WriterTo", func() *http.Request {
+				req, _ := http.NewRequest("POST", srv.URL+"/echo", onlyReader{bytes.NewReader(body)})
+				req.ContentLength = int64(size)
+				req.GetBody = func() (io.ReadCloser, error) {
+					return io.NopCloser(onlyReader{bytes.NewReader(body)}), nil
+				}
+				return req
+			}},
 		} {
 			want := "ok " + strconv.Itoa(size) + " "
 			t.Run(fmt.Sprintf("%s/%d/Sign", tt.name, size), func(t *testing.T) {
-				req, _ := http.NewRequest("POST", srv.URL+"/echo", tt.body())
+				req := tt.newReq()
 				if err := s.Sign(req); err != nil {
 					t.Fatal(err)
 				}
@@ -250,9 +264,8 @@ func TestSignBodyStillReadable(t *testing.T) {
 				}
 			})
 			t.Run(fmt.Sprintf("%s/%d/RoundTripper", tt.name, size), func(t *testing.T) {
-				req, _ := http.NewRequest("POST", srv.URL+"/echo", tt.body())
 				client := &http.Client{Transport: s.RoundTripper(srv.Client().Transport)}
-				if got := do(t, client, req); got != want {
+				if got := do(t, client, tt.newReq()); got != want {
 					t.Errorf("server says %q, want %q", got, want)
 				}
 			})

@@ -1,0 +1,247 @@
+// Package consumer wires purgebus's sidecar together: NATS (embedded or
+// external), the streams, the watermill router with the subscriber, the
+// handler and its coalescer, the Akamai client and the result publisher.
+// cmd/consumer is a thin command line over it, and the integration tests
+// run exactly this wiring.
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/purgebus/purgebus/akamai"
+	"github.com/purgebus/purgebus/bus"
+	"github.com/purgebus/purgebus/handler"
+)
+
+// Config configures a Consumer.
+type Config struct {
+	// NATSURL connects to an existing NATS server or cluster (a comma-
+	// separated URL list). Empty starts an embedded nats-server.
+	NATSURL string
+	// NATSOptions are extra connection options (credentials, TLS).
+	NATSOptions []nats.Option
+	// Embedded configures the embedded server when NATSURL is empty.
+	Embedded bus.EmbeddedConfig
+	// Streams names and sizes the streams and the durable consumer;
+	// Streams.MaxAckPending is the number of events in flight.
+	Streams bus.StreamsConfig
+	// Akamai configures the Fast Purge client.
+	Akamai akamai.Config
+	// Coalescer configures batching and retries.
+	Coalescer handler.CoalescerConfig
+	// Handler configures event handling.
+	Handler handler.Config
+	// ResultWindow bounds unacknowledged asynchronous result publishes
+	// (1,000 when 0).
+	ResultWindow int
+	// ShutdownTimeout bounds the drain on Close (20 s when 0): pending
+	// batches are sent at once and finished events acked; the rest is
+	// redelivered on the next start.
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+}
+
+// Consumer is a running purgebus consumer.
+type Consumer struct {
+	cfg       Config
+	log       *slog.Logger
+	embedded  *bus.Embedded
+	conns     []*nats.Conn
+	router    *message.Router
+	coalescer *handler.Coalescer
+	sub       *bus.Subscriber
+	routerErr chan error
+	url       string
+}
+
+// Start connects, provisions the streams and starts handling events. It
+// returns once the router is running.
+func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 20 * time.Second
+	}
+	cfg.Streams = cfg.Streams.Defaults()
+	// Credentials are checked before anything touches the port or the
+	// data directory.
+	client, err := akamai.NewClient(cfg.Akamai)
+	if err != nil {
+		return nil, err
+	}
+	c := &Consumer{cfg: cfg, log: log, routerErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			c.closeConns()
+		}
+	}()
+
+	connect := func(name string) (*nats.Conn, error) {
+		opts := append([]nats.Option{
+			nats.Name("purgebus-" + name),
+			nats.MaxReconnects(-1),
+			nats.ReconnectWait(time.Second),
+			nats.ReconnectJitter(500*time.Millisecond, 2*time.Second),
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				if err != nil {
+					log.Warn("NATS disconnected", "conn", name, "err", err)
+				}
+			}),
+			nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "conn", name) }),
+		}, cfg.NATSOptions...)
+		url := cfg.NATSURL
+		if c.embedded != nil {
+			opts = append(opts, nats.InProcessServer(c.embedded.Server()))
+			url = ""
+		}
+		nc, err := nats.Connect(url, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("consumer: connect to NATS: %w", err)
+		}
+		c.conns = append(c.conns, nc)
+		return nc, nil
+	}
+
+	if cfg.NATSURL == "" {
+		emb := cfg.Embedded
+		if emb.Logger == nil {
+			emb.Logger = log.With("component", "nats-server")
+		}
+		if c.embedded, err = bus.StartEmbedded(emb); err != nil {
+			return nil, err
+		}
+		c.url = c.embedded.ClientURL()
+		log.Info("embedded NATS started", "url", c.url, "data_dir", emb.DataDir)
+	} else {
+		c.url = cfg.NATSURL
+	}
+
+	subConn, err := connect("consumer")
+	if err != nil {
+		return nil, err
+	}
+	pubConn, err := connect("results")
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(subConn)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	if err := bus.Provision(ctx, js, cfg.Streams); err != nil {
+		return nil, err
+	}
+	pub, err := bus.NewPublisher(pubConn, cfg.ResultWindow)
+	if err != nil {
+		return nil, err
+	}
+	ccfg := cfg.Coalescer
+	if ccfg.Logger == nil {
+		ccfg.Logger = log.With("component", "purge")
+	}
+	if ccfg.MaxObjects == nil {
+		ccfg.MaxObjects = cfg.Akamai.MaxObjects
+	}
+	c.coalescer = handler.NewCoalescer(client, ccfg)
+	hcfg := cfg.Handler
+	if hcfg.Logger == nil {
+		hcfg.Logger = log.With("component", "handler")
+	}
+	h := handler.New(c.coalescer, pub, hcfg)
+
+	c.sub, err = bus.NewSubscriber(js, bus.SubscriberConfig{
+		Stream:       cfg.Streams.ContentStream,
+		Durable:      cfg.Streams.Durable,
+		AckWait:      cfg.Streams.AckWait,
+		CloseTimeout: cfg.ShutdownTimeout,
+		Logger:       log.With("component", "subscriber"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	wlog := watermill.NewSlogLoggerWithLevelMapping(log.With("component", "router"), map[slog.Level]slog.Level{
+		slog.LevelInfo: slog.LevelDebug,
+	})
+	c.router, err = message.NewRouter(message.RouterConfig{CloseTimeout: cfg.ShutdownTimeout}, wlog)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	c.router.AddMiddleware(h.PoisonMiddleware)
+	c.router.AddConsumerHandler("purge", cfg.Streams.ContentStream, c.sub, h.Handle)
+	go func() { c.routerErr <- c.router.Run(context.Background()) }()
+	select {
+	case <-c.router.Running():
+	case err := <-c.routerErr:
+		return nil, fmt.Errorf("consumer: router: %w", err)
+	case <-ctx.Done():
+		_ = c.router.Close()
+		return nil, ctx.Err()
+	}
+	log.Info("consumer running", "nats", c.url, "stream", cfg.Streams.ContentStream, "durable", cfg.Streams.Durable,
+		"in_flight", cfg.Streams.MaxAckPending, "akamai", akamaiTarget(cfg.Akamai))
+	return c, nil
+}
+
+func akamaiTarget(c akamai.Config) string {
+	if c.BaseURL != "" {
+		return c.BaseURL
+	}
+	return "https://" + c.Credentials.Host
+}
+
+// NATSURL returns the URL other processes use to reach the consumer's NATS.
+func (c *Consumer) NATSURL() string { return c.url }
+
+// Err returns a channel that receives the router's error if it stops on
+// its own.
+func (c *Consumer) Err() <-chan error { return c.routerErr }
+
+// Close drains: it stops taking events, sends pending batches at once,
+// acks the events whose results are published, and gives up on the rest
+// after ShutdownTimeout (they are redelivered on the next start).
+func (c *Consumer) Close() error {
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ShutdownTimeout)
+	defer cancel()
+	// Stop taking new events and let those in flight finish: the router
+	// closes the subscriber, which waits for in-flight acks, while the
+	// coalescer sends what is pending at once instead of lingering.
+	closed := make(chan error, 1)
+	go func() { closed <- c.router.Close() }()
+	if err := c.coalescer.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := <-closed; err != nil {
+		errs = append(errs, err)
+	}
+	c.closeConns()
+	return errors.Join(errs...)
+}
+
+func (c *Consumer) closeConns() {
+	for _, nc := range c.conns {
+		_ = nc.Drain()
+	}
+	for _, nc := range c.conns {
+		for nc.IsDraining() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		nc.Close()
+	}
+	c.conns = nil
+	if c.embedded != nil {
+		c.embedded.Shutdown()
+		c.embedded = nil
+	}
+}
