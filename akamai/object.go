@@ -77,7 +77,10 @@ func NormalizeObject(t Type, obj string) (string, error) {
 	case TypeURL:
 		return normalizeURL(obj)
 	case TypeTag:
-		return obj, validateTag(obj)
+		if err := validateTag(obj); err != nil {
+			return "", err
+		}
+		return obj, nil
 	case TypeCPCode:
 		return normalizeCPCode(obj)
 	}

@@ -107,8 +107,8 @@ func TestValidateTag(t *testing.T) {
 			continue
 		}
 		var ie *InvalidObjectError
-		if !errors.As(err, &ie) || ie.Type != TypeTag {
-			t.Errorf("NormalizeObject(tag, %q) = %v; want *InvalidObjectError", tt.tag, err)
+		if !errors.As(err, &ie) || ie.Type != TypeTag || got != "" {
+			t.Errorf("NormalizeObject(tag, %q) = %q, %v; want \"\" and *InvalidObjectError", tt.tag, got, err)
 		}
 	}
 }

@@ -7,8 +7,9 @@
 // [Load] reads one section of an .edgerc file (an INI file, ~/.edgerc by
 // default) and overlays the AKAMAI_* environment variables field by field, the
 // way the Akamai CLI does. The purge section is "ccu" unless told otherwise.
-// [Credentials] never prints its secret or tokens: String, GoString and
-// LogValue redact them, and no error of this package contains them.
+// [Credentials] never prints its secret or tokens: String, GoString,
+// LogValue and MarshalJSON redact them, and no error of this package
+// contains them.
 //
 // # Signing
 //

@@ -8,9 +8,13 @@ import (
 // Environment variables that choose the .edgerc file, its section and an
 // account switch key, as honoured by the Akamai CLI.
 const (
-	EnvEdgerc           = "AKAMAI_EDGERC"             // .edgerc path
-	EnvEdgercSection    = "AKAMAI_EDGERC_SECTION"     // .edgerc section
-	EnvEdgercAccountKey = "AKAMAI_EDGERC_ACCOUNT_KEY" // accountSwitchKey, like --account-key
+	// EnvEdgerc names the variable holding the .edgerc path.
+	EnvEdgerc = "AKAMAI_EDGERC"
+	// EnvEdgercSection names the variable holding the .edgerc section.
+	EnvEdgercSection = "AKAMAI_EDGERC_SECTION"
+	// EnvEdgercAccountKey names the variable holding an account switch key
+	// that overrides the section's, like the CLI's --account-key flag.
+	EnvEdgercAccountKey = "AKAMAI_EDGERC_ACCOUNT_KEY"
 )
 
 // defaultEdgercSection is the section Akamai's libraries read by default.

@@ -103,6 +103,10 @@ func (s *Signer) nonce() (string, error) {
 	return id.String(), nil
 }
 
+// maxPreallocate bounds the buffer bodyHash sizes from a declared
+// ContentLength, which may be wrong.
+const maxPreallocate = 16 << 20
+
 // bodyHash returns the content hash of req's body over its first n bytes,
 // leaving the body readable by the transport. It hashes a copy from
 // req.GetBody when available, without buffering it if the copy is an
@@ -131,7 +135,7 @@ func bodyHash(req *http.Request, n int) (string, error) {
 	}
 
 	var buf bytes.Buffer
-	if req.ContentLength > 0 {
+	if req.ContentLength > 0 && req.ContentLength <= maxPreallocate {
 		buf.Grow(int(req.ContentLength) + bytes.MinRead)
 	}
 	_, err := buf.ReadFrom(req.Body)
