@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -119,6 +120,15 @@ func (h *Handler) Handle(msg *message.Message) error {
 		CorrelationID: d.corrID,
 	}
 	if err != nil {
+		var ie *events.InvalidEventError
+		if errors.As(err, &ie) {
+			for _, o := range ie.Objects {
+				res.Failures = append(res.Failures, events.Failure{
+					Type: o.Type, Action: ev.Action, Network: ev.Network,
+					Objects: []string{o.Object}, Title: "invalid object", Detail: o.Reason,
+				})
+			}
+		}
 		return h.deadLetter(ctx, msg, d, &res, err.Error())
 	}
 
@@ -226,7 +236,9 @@ func (h *Handler) deadLetter(ctx context.Context, msg *message.Message, d delive
 		return fmt.Errorf("publish dead letter %s: %w", d.id, err)
 	}
 	res.Outcome = events.OutcomeFailed
-	res.Failures = []events.Failure{{Title: "invalid event", Detail: reason}}
+	if len(res.Failures) == 0 {
+		res.Failures = []events.Failure{{Title: "invalid event", Detail: reason}}
+	}
 	res.CompletedAt = now
 	h.log.Warn("event dead-lettered", "event_id", d.id, "correlation_id", d.corrID, "subject", d.subject, "source", res.Source, "reason", reason)
 	return h.publishResult(ctx, d, res)

@@ -125,4 +125,3 @@ func (o *options) logger(w io.Writer) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", o.logFormat)
 }
-
