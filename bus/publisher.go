@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,7 +37,9 @@ func NewPublisher(nc *nats.Conn, window int) (*Publisher, error) {
 func (p *Publisher) Publish(ctx context.Context, subject string, data []byte, msgID string) error {
 	msg := nats.NewMsg(subject)
 	msg.Data = data
-	var opts []jetstream.PublishOpt
+	// A full window waits for room rather than failing: a full window
+	// means the server is slow, not that the result cannot be stored.
+	opts := []jetstream.PublishOpt{jetstream.WithStallWait(stallWait(ctx))}
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
@@ -52,4 +55,13 @@ func (p *Publisher) Publish(ctx context.Context, subject string, data []byte, ms
 	case <-ctx.Done():
 		return fmt.Errorf("bus: publish %s: %w", subject, ctx.Err())
 	}
+}
+
+// stallWait is how long a publish may wait for room in the window: until
+// ctx ends, or 30 s.
+func stallWait(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(time.Until(dl), time.Millisecond)
+	}
+	return 30 * time.Second
 }

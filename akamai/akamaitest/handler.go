@@ -128,7 +128,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		x.rec.AccountSwitchKey = r.URL.Query().Get("accountSwitchKey")
 	}
-	x.acct = s.account(x.rec.AccountSwitchKey)
+	// Until the request is authenticated, an unknown account is shown as
+	// new (full) without being created: strangers cannot grow the map.
+	if x.acct = s.peekAccount(x.rec.AccountSwitchKey); x.acct == nil {
+		x.acct = newAccount(&s.buckets, s.scale)
+	}
 	bufp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bufp)
 
@@ -227,6 +231,7 @@ func (x *exchange) process(buf []byte) answer {
 		s.counters.unsigned.Add(1)
 		return a
 	}
+	x.acct = s.account(x.rec.AccountSwitchKey)
 
 	if rt.kind == routeStatus {
 		id := newID(idPrefix(rt.typ))
@@ -477,7 +482,11 @@ func (x *exchange) inject(f Fault, pb purgeBody, objects int) answer {
 		a = x.problem(f.Status, "internal error",
 			"If problem persists over multiple requests, please contact Customer Care", x.look(objects))
 	default:
-		a = x.problem(f.Status, strings.ToLower(http.StatusText(f.Status)), "Injected fault", x.look(objects))
+		title := strings.ToLower(http.StatusText(f.Status))
+		if title == "" {
+			title = "error"
+		}
+		a = x.problem(f.Status, title, "Injected fault", x.look(objects))
 	}
 	a.fault = true
 	return a

@@ -126,9 +126,11 @@ type Server struct {
 	records  records
 }
 
-// New returns a Server that is an http.Handler only; it does not listen.
-// Use it to mount the fake under another server; NewServer is the usual
-// constructor.
+// New returns a Server that is an http.Handler only; it does not listen,
+// and its Credentials().Host is Options.Credentials.Host. Use it to mount
+// the fake under another server; NewServer is the usual constructor. It
+// panics if Options.Credentials has some but not all of ClientToken,
+// ClientSecret and AccessToken.
 func New(opts Options) *Server {
 	s := &Server{
 		cred:      opts.Credentials,
@@ -142,10 +144,12 @@ func New(opts Options) *Server {
 		nonces:    newNonceCache(),
 		accounts:  make(map[string]*account),
 	}
-	if s.cred.ClientToken == "" && s.cred.AccessToken == "" && s.cred.ClientSecret == "" {
-		host := s.cred.Host
+	switch c := s.cred; {
+	case c.ClientToken == "" && c.AccessToken == "" && c.ClientSecret == "":
 		s.cred = NewCredentials()
-		s.cred.Host = host
+		s.cred.Host = c.Host
+	case c.ClientToken == "" || c.AccessToken == "" || c.ClientSecret == "":
+		panic("akamaitest: Options.Credentials needs ClientToken, ClientSecret and AccessToken, or none of them")
 	}
 	if s.cred.MaxBody <= 0 {
 		s.cred.MaxBody = edgegrid.DefaultMaxBody
@@ -271,21 +275,26 @@ func (s *Server) Reset() {
 }
 
 // account returns the buckets of the account named by accountSwitchKey key
-// ("" for the credentials' own account).
+// ("" for the credentials' own account), creating them full.
 func (s *Server) account(key string) *account {
-	s.acctMu.RLock()
-	a := s.accounts[key]
-	s.acctMu.RUnlock()
-	if a != nil {
+	if a := s.peekAccount(key); a != nil {
 		return a
 	}
 	s.acctMu.Lock()
 	defer s.acctMu.Unlock()
-	if a = s.accounts[key]; a == nil {
+	a := s.accounts[key]
+	if a == nil {
 		a = newAccount(&s.buckets, s.scale)
 		s.accounts[key] = a
 	}
 	return a
+}
+
+// peekAccount returns the buckets of account key if it has any.
+func (s *Server) peekAccount(key string) *account {
+	s.acctMu.RLock()
+	defer s.acctMu.RUnlock()
+	return s.accounts[key]
 }
 
 // Tokens returns the tokens in the buckets of the account named by
@@ -339,8 +348,8 @@ func (s *Server) Requests() []RequestRecord {
 	return s.records.requests.all()
 }
 
-// PurgedObjects returns the objects of type t of every accepted purge, in
-// acceptance order, duplicates included.
+// PurgedObjects returns the objects of type t of the accepted purges that
+// Purges returns, in acceptance order, duplicates included.
 func (s *Server) PurgedObjects(t akamai.Type) []string {
 	s.records.mu.Lock()
 	defer s.records.mu.Unlock()

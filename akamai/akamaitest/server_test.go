@@ -1,14 +1,20 @@
 package akamaitest
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/purgebus/purgebus/akamai"
+	"github.com/purgebus/purgebus/akamai/edgegrid"
 )
 
 func TestPurgeAcceptedOnEveryPath(t *testing.T) {
@@ -668,5 +674,80 @@ func TestNewCredentials(t *testing.T) {
 	defer s.Close()
 	if c := s.Credentials(); c.ClientSecret != a.ClientSecret || c.Host == "" || !strings.HasPrefix(s.URL(), "http://"+c.Host) {
 		t.Errorf("server credentials %#v for %s", c, s.URL())
+	}
+}
+
+func TestIncompleteCredentialsPanic(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic")
+		}
+	}()
+	New(Options{Credentials: edgegrid.Credentials{ClientToken: "akab-x"}})
+}
+
+// TestHandlerOnly mounts the server's handler under httptest.NewRecorder.
+func TestHandlerOnly(t *testing.T) {
+	cred := NewCredentials()
+	cred.Host = "akab-test.purge.akamaiapis.net"
+	s := New(Options{Credentials: cred})
+	defer s.Close()
+	if s.URL() != "" || s.Credentials() != cred {
+		t.Errorf("URL %q, credentials %#v", s.URL(), s.Credentials())
+	}
+	payload := urlBody(2)
+	req := httptest.NewRequest(http.MethodPost, "https://"+cred.Host+"/ccu/v3/delete/url/staging", bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	signer := edgegrid.Signer{Credentials: cred}
+	if err := signer.Sign(req); err != nil {
+		t.Fatal(err)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(payload))
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	if w.Code != 201 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if p := s.Purges()[0]; p.Action != akamai.ActionDelete || p.Network != akamai.NetworkStaging {
+		t.Errorf("%+v", p)
+	}
+}
+
+func TestLogger(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	h := newHarness(t, Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))})
+	mustStatus(t, h.post("/ccu/v3/invalidate/url", urlBody(1)), 201)
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "status=201") || !strings.Contains(out, "purgeId=edup-") ||
+		strings.Contains(out, h.s.Credentials().ClientSecret) || strings.Contains(out, h.s.Credentials().ClientToken) {
+		t.Errorf("log %q", out)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestUnauthenticatedAccountsNotCreated(t *testing.T) {
+	h := newHarness(t, Options{})
+	for i := range 20 {
+		mustStatus(t, h.post(fmt.Sprintf("/ccu/v3/invalidate/url?accountSwitchKey=K-%d", i), urlBody(1), unsigned()), 401)
+	}
+	mustStatus(t, h.post("/ccu/v3/invalidate/url?accountSwitchKey=K-real", urlBody(1)), 201)
+	h.s.acctMu.RLock()
+	n := len(h.s.accounts)
+	h.s.acctMu.RUnlock()
+	if n != 1 {
+		t.Errorf("%d accounts created", n)
 	}
 }

@@ -34,6 +34,9 @@ const (
 type purgeBody struct {
 	Objects  []string
 	Hostname string // url requests only: objects are paths on this host
+	// clean is set when every string is known to be printable ASCII
+	// without spaces (parseFast checked).
+	clean bool
 }
 
 // The JSON shapes Akamai's schemas allow; any other member is refused
@@ -71,64 +74,66 @@ func decodeStrict(body []byte, v any) error {
 // parseBody decodes and validates the body of a purge request of type t.
 // Every object must be acceptable, or the whole request fails.
 func parseBody(t akamai.Type, body []byte) (purgeBody, *badRequest) {
-	var (
-		pb      purgeBody
-		err     error
-		missing bool
-	)
-	switch t {
-	case akamai.TypeURL:
-		var j urlJSON
-		if err = decodeStrict(body, &j); err == nil {
-			missing = j.Objects == nil
-			if !missing {
-				pb.Objects = *j.Objects
-			}
-			if j.Hostname != nil {
-				pb.Hostname = *j.Hostname
-				if !validHostname(pb.Hostname) {
-					return pb, &badRequest{titleBadHostname, "Invalid or malformed hostname"}
-				}
-			}
-		}
-	case akamai.TypeTag:
-		var j tagJSON
-		if err = decodeStrict(body, &j); err == nil {
-			missing = j.Objects == nil
-			if !missing {
-				pb.Objects = *j.Objects
-			}
-		}
-	case akamai.TypeCPCode:
-		var j cpcodeJSON
-		if err = decodeStrict(body, &j); err == nil {
-			missing = j.Objects == nil
-			if !missing {
-				pb.Objects = make([]string, len(*j.Objects))
-				for i, c := range *j.Objects {
-					if c <= 0 {
-						return pb, &badRequest{titleBadCPCode, fmt.Sprintf("Invalid CP code %d: must be a positive integer", c)}
-					}
-					pb.Objects[i] = strconv.FormatInt(c, 10)
-				}
-			}
+	pb, hasHostname, ok := parseFast(t, body)
+	if !ok {
+		var br *badRequest
+		if pb, hasHostname, br = parseSlow(t, body); br != nil {
+			return pb, br
 		}
 	}
-	if err != nil {
-		return pb, &badRequest{titleBadRequest, jsonErrorDetail(t, err)}
+	if hasHostname && !validHostname(pb.Hostname) {
+		return pb, &badRequest{titleBadHostname, "Invalid or malformed hostname"}
 	}
-	if missing {
+	if pb.Objects == nil {
 		return pb, &badRequest{titleBadRequest, `Missing required member "objects"`}
 	}
 	if len(pb.Objects) == 0 {
 		return pb, &badRequest{titleBadRequest, `"objects" must not be empty`}
 	}
 	for _, o := range pb.Objects {
-		if br := validateObject(t, pb.Hostname, o); br != nil {
+		if br := validateObject(t, pb, o); br != nil {
 			return pb, br
 		}
 	}
 	return pb, nil
+}
+
+// parseSlow decodes body with encoding/json into the shape Akamai's schema
+// for type t allows. Objects is nil when the member is missing or null.
+func parseSlow(t akamai.Type, body []byte) (pb purgeBody, hasHostname bool, br *badRequest) {
+	var err error
+	switch t {
+	case akamai.TypeURL:
+		var j urlJSON
+		if err = decodeStrict(body, &j); err == nil {
+			if j.Objects != nil {
+				pb.Objects = *j.Objects
+			}
+			if j.Hostname != nil {
+				pb.Hostname, hasHostname = *j.Hostname, true
+			}
+		}
+	case akamai.TypeTag:
+		var j tagJSON
+		if err = decodeStrict(body, &j); err == nil && j.Objects != nil {
+			pb.Objects = *j.Objects
+		}
+	case akamai.TypeCPCode:
+		var j cpcodeJSON
+		if err = decodeStrict(body, &j); err == nil && j.Objects != nil {
+			pb.Objects = make([]string, len(*j.Objects))
+			for i, c := range *j.Objects {
+				if c <= 0 {
+					return pb, false, &badRequest{titleBadCPCode, fmt.Sprintf("Invalid CP code %d: must be a positive integer", c)}
+				}
+				pb.Objects[i] = strconv.FormatInt(c, 10)
+			}
+		}
+	}
+	if err != nil {
+		return pb, false, &badRequest{titleBadRequest, jsonErrorDetail(t, err)}
+	}
+	return pb, hasHostname, nil
 }
 
 // jsonErrorDetail describes a decoding error without Go type names.
@@ -154,12 +159,11 @@ func jsonErrorDetail(t akamai.Type, err error) string {
 	return "Malformed JSON: " + strings.TrimPrefix(err.Error(), "json: ")
 }
 
-// validateObject checks one object as Akamai does; hostname is the url
-// request's "hostname" member, if any.
-func validateObject(t akamai.Type, hostname, obj string) *badRequest {
+// validateObject checks one object of pb as Akamai does.
+func validateObject(t akamai.Type, pb purgeBody, obj string) *badRequest {
 	switch t {
 	case akamai.TypeURL:
-		return validateURL(hostname, obj)
+		return validateURL(pb.Hostname, obj, pb.clean)
 	case akamai.TypeTag:
 		if _, err := akamai.NormalizeObject(akamai.TypeTag, obj); err != nil {
 			return &badRequest{titleBadTag, invalidDetail("tag", obj, err)}
@@ -172,12 +176,12 @@ func validateObject(t akamai.Type, hostname, obj string) *badRequest {
 // validateURL accepts what Akamai accepts in a url request: absolute http
 // and https URLs in plain ASCII, ARLs (/L/… or /D/…), and, with a
 // hostname, absolute paths. Non-ASCII text, spaces and control characters
-// are refused, not percent-encoded.
-func validateURL(hostname, obj string) *badRequest {
+// are refused, not percent-encoded. clean says obj is known to have none.
+func validateURL(hostname, obj string, clean bool) *badRequest {
 	bad := func(why string) *badRequest {
 		return &badRequest{titleBadURL, fmt.Sprintf("Invalid or malformed URL '%s': %s", obj, why)}
 	}
-	for i := 0; i < len(obj); i++ {
+	for i := 0; i < len(obj) && !clean; i++ {
 		c := obj[i]
 		if c >= utf8.RuneSelf {
 			r, _ := utf8.DecodeRuneInString(obj[i:])
@@ -198,6 +202,8 @@ func validateURL(hostname, obj string) *badRequest {
 		return nil
 	case strings.HasPrefix(obj, "/L/"), strings.HasPrefix(obj, "/D/"):
 		return nil // an ARL
+	case plainURL(obj):
+		return nil // what NormalizeObject accepts unchanged, without its copy
 	}
 	if _, err := akamai.NormalizeObject(akamai.TypeURL, obj); err != nil {
 		var ie *akamai.InvalidObjectError
