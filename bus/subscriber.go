@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -23,6 +24,11 @@ const (
 	MetaMsgID        = "nats_msg_id"
 	MetaReceivedAt   = "received_at"
 )
+
+// CorrelationIDHeader is the NATS header a publisher may set to follow an
+// event through the consumer's logs to its result; without it the event ID
+// serves.
+const CorrelationIDHeader = "Correlation-Id"
 
 // eventNamespace seeds the UUIDs of events published without any ID, so a
 // redelivered event keeps its ID.
@@ -146,9 +152,10 @@ func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *m
 		_ = m.Term()
 		return
 	}
-	msgID := ""
+	msgID, corrID := "", ""
 	if h := m.Headers(); h != nil {
 		msgID = h.Get(jetstream.MsgIDHeader)
+		corrID = h.Get(CorrelationIDHeader)
 	}
 	wm := message.NewMessage(PositionID(meta.Stream, meta.Sequence.Stream), m.Data())
 	wm.Metadata.Set(MetaSubject, m.Subject())
@@ -157,6 +164,9 @@ func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *m
 	wm.Metadata.Set(MetaNumDelivered, strconv.FormatUint(meta.NumDelivered, 10))
 	wm.Metadata.Set(MetaMsgID, msgID)
 	wm.Metadata.Set(MetaReceivedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	if corrID != "" {
+		middleware.SetCorrelationID(corrID, wm)
+	}
 	msgCtx, cancel := context.WithCancel(ctx)
 	wm.SetContext(msgCtx)
 

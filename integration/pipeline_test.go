@@ -78,6 +78,7 @@ func TestCoreNATSPublish(t *testing.T) {
 	}
 	withHeader := nats.NewMsg("content.changed.shop")
 	withHeader.Header.Set("Nats-Msg-Id", "hdr-7")
+	withHeader.Header.Set("Correlation-Id", "req-abc")
 	withHeader.Data = []byte(`{"tags":["shoes"]}`)
 	if err := r.nc.PublishMsg(withHeader); err != nil {
 		t.Fatal(err)
@@ -110,6 +111,8 @@ func TestCoreNATSPublish(t *testing.T) {
 	}
 	if res, ok := got["hdr-7"]; !ok || res.Purges[0].Type != akamai.TypeTag {
 		t.Errorf("event without id should take its Nats-Msg-Id: results %v", keys(got))
+	} else if res.CorrelationID != "req-abc" {
+		t.Errorf("correlation ID %q, want the publisher's req-abc", res.CorrelationID)
 	}
 	var derived string
 	for id := range got {

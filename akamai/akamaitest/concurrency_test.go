@@ -99,7 +99,7 @@ func TestConcurrentFaultStorm(t *testing.T) {
 				default:
 					objs = tags(10)
 				}
-				r := h.post("/ccu/v3/invalidate/"+string(typ), body(typ, objs), timeout(300*time.Millisecond))
+				r := h.post("/ccu/v3/invalidate/"+string(typ), body(typ, objs), timeout(500*time.Millisecond))
 				if r.err != nil {
 					failed.Add(1)
 				} else {
@@ -127,7 +127,9 @@ func TestConcurrentFaultStorm(t *testing.T) {
 	waitFor(t, func() bool { return h.s.Stats().Requests == workers*each && len(h.s.Requests()) == workers*each })
 	st := h.s.Stats()
 	hung := st.ByStatus[0]
-	if int64(hung) != failed.Load() || answered.Load()+failed.Load() != workers*each {
+	// Every hung request fails at the client; on a slow machine a slow
+	// answer may fail too.
+	if int64(hung) > failed.Load() || answered.Load()+failed.Load() != workers*each {
 		t.Errorf("%d answered, %d failed; stats %+v", answered.Load(), failed.Load(), st)
 	}
 	lost := 0
@@ -141,5 +143,49 @@ func TestConcurrentFaultStorm(t *testing.T) {
 	}
 	if st.Faults < workers*each/5 || hung == 0 {
 		t.Errorf("too few faults: %+v", st)
+	}
+}
+
+// TestRealTimeRefill runs greedy clients against the URL bucket in real
+// time at TimeScale 100 (20,000 URLs/s) for about a second: the server must
+// never grant more than capacity + rate × elapsed, and a saturating client
+// must get close to it.
+func TestRealTimeRefill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time test")
+	}
+	const scale = 100.0
+	h := newHarness(t, Options{TimeScale: scale, Now: time.Now})
+	b := urlBody(200)
+	var accepted atomic.Int64
+	start := time.Now()
+	deadline := start.Add(time.Second)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				r := h.post("/ccu/v3/invalidate/url", b)
+				switch r.status {
+				case 201:
+					accepted.Add(200)
+				case 429:
+					time.Sleep(time.Millisecond)
+				default:
+					t.Errorf("status %d %v", r.status, r.err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	limit := 10000 + 200*scale*elapsed
+	got := float64(accepted.Load())
+	t.Logf("%.0f URLs accepted in %.3f s; bucket allows %.0f (%.1f%%)", got, elapsed, limit, 100*got/limit)
+	if got > limit {
+		t.Errorf("granted %.0f URLs, more than the %.0f the bucket allows", got, limit)
+	}
+	if got < 0.8*limit {
+		t.Errorf("granted only %.0f of %.0f URLs to a saturating client", got, limit)
 	}
 }

@@ -92,7 +92,7 @@ func (fs *faults) updateActive() {
 
 // next returns the fault for a valid purge request, if any: queued faults
 // first, then the FaultFunc, then the random rate.
-func (fs *faults) next(r *http.Request, p func() PurgeRequest) (Fault, bool) {
+func (fs *faults) next(r *http.Request, p PurgeRequest) (Fault, bool) {
 	if !fs.active.Load() {
 		return Fault{}, false
 	}
@@ -110,7 +110,7 @@ func (fs *faults) next(r *http.Request, p func() PurgeRequest) (Fault, bool) {
 	fn := fs.fn
 	fs.mu.Unlock()
 	if fn != nil {
-		if f, ok := fn(r, p()); ok {
+		if f, ok := fn(r, p); ok {
 			if err := f.valid(); err != nil {
 				panic(err)
 			}

@@ -257,7 +257,7 @@ func (x *exchange) process(buf []byte) answer {
 		return x.problem(http.StatusForbidden, unauthorizedTitle(rt.typ), obj, x.look(objects))
 	}
 
-	fault, faulty := s.faults.next(r, func() PurgeRequest { return x.purgeRequest(pb) })
+	fault, faulty := s.faults.next(r, x.purgeRequest(pb))
 	if faulty && !fault.Accept {
 		if a := x.inject(fault, pb, objects); a.status != 0 || a.hang {
 			return a
