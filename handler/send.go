@@ -83,14 +83,15 @@ func (l *lane) request(objs []string, attempt int) (*akamai.Result, error) {
 	defer cancel()
 	start := time.Now()
 	r, err := l.c.purger.Purge(ctx, akamai.Request{Action: l.key.Action, Type: l.key.Type, Network: l.key.Network, Objects: objs})
-	st := RequestStats{Key: l.key, Objects: len(objs), Bytes: len(akamai.EncodeBody(l.key.Type, objs)), Latency: time.Since(start), Attempt: attempt, Err: err}
+	st := RequestStats{Key: l.key, Objects: len(objs), Latency: time.Since(start), Attempt: attempt, Err: err}
 	log := l.c.cfg.Logger
 	if err == nil {
-		st.Status, st.PurgeID, st.SupportID = r.HTTPStatus, r.PurgeID, r.SupportID
+		st.Status, st.PurgeID, st.SupportID, st.Bytes = r.HTTPStatus, r.PurgeID, r.SupportID, r.BodyBytes
 		log.Info("purge accepted", "key", l.key.String(), "objects", st.Objects, "bytes", st.Bytes,
 			"purge_id", r.PurgeID, "support_id", r.SupportID, "status", r.HTTPStatus,
 			"estimated_seconds", r.EstimatedSeconds, "latency", st.Latency, "attempt", attempt)
 	} else {
+		st.Bytes = len(akamai.EncodeBody(l.key.Type, objs)) // failures are rare; re-encoding is cheap there
 		var ae *akamai.Error
 		if errors.As(err, &ae) {
 			st.Status, st.SupportID = ae.HTTPStatus, ae.SupportID
