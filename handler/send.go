@@ -38,7 +38,7 @@ func (l *lane) purge(objs []string, settle func(string, *akamai.Result, error)) 
 		}
 		var ae *akamai.Error
 		switch {
-		case errors.As(err, &ae) && (ae.HTTPStatus == http.StatusBadRequest || ae.HTTPStatus == http.StatusForbidden) && len(objs) > 1:
+		case errors.As(err, &ae) && !authFailure(ae) && (ae.HTTPStatus == http.StatusBadRequest || ae.HTTPStatus == http.StatusForbidden) && len(objs) > 1:
 			if i := namedObject(objs, ae.Detail); i >= 0 {
 				settle(objs[i], nil, err)
 				rest := append(append([]string(nil), objs[:i]...), objs[i+1:]...)
@@ -115,9 +115,9 @@ func transient(err error) bool {
 	}
 	var ae *akamai.Error
 	if errors.As(err, &ae) {
-		// 401 means the credentials are wrong for every request; the
-		// events must wait in JetStream until that is fixed, not fail.
-		return ae.Temporary() || ae.HTTPStatus == http.StatusUnauthorized
+		// Authentication failures are wrong for every request; the events
+		// must wait in JetStream until they are fixed, not fail.
+		return ae.Temporary() || authFailure(ae)
 	}
 	var ie *akamai.InvalidObjectError
 	if errors.As(err, &ie) {
@@ -125,6 +125,18 @@ func transient(err error) bool {
 	}
 	// Connection errors, timeouts, cancellations.
 	return true
+}
+
+// authFailure reports whether Akamai's gateway refused the request's
+// signature rather than its objects: 401, or the 400 "Invalid timestamp"
+// it answers for a skewed clock (its problem type is under /-/pep-authn/).
+// Bisecting such a 400 would fail every object of the batch.
+func authFailure(ae *akamai.Error) bool {
+	if ae.HTTPStatus == http.StatusUnauthorized {
+		return true
+	}
+	return ae.HTTPStatus == http.StatusBadRequest &&
+		(strings.Contains(ae.Type, "pep-authn") || strings.Contains(strings.ToLower(ae.Title), "timestamp"))
 }
 
 // namedObject returns the index of the object Akamai's detail names, or -1.
