@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,7 +161,9 @@ func overlapping(ctx context.Context, js jetstream.JetStream, subjects []string)
 	for _, s := range subjects {
 		l := js.StreamNames(ctx, jetstream.WithStreamListSubject(s))
 		for n := range l.Name() {
-			names = append(names, n)
+			if !slices.Contains(names, n) { // a stream may match several subjects
+				names = append(names, n)
+			}
 		}
 	}
 	if len(names) == 0 {

@@ -120,9 +120,24 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		return nil, fmt.Errorf("bus: durable %s on %s: %w", s.cfg.Durable, s.cfg.Stream, err)
 	}
 	out := make(chan *message.Message)
-	var handoff sync.WaitGroup
+	// handoff counts the callbacks under way. Closed() can report the
+	// consumption stopped while a callback is still starting, so a
+	// callback counts itself only while stopped is unset: the Wait below
+	// then cannot miss one and close out under its feet.
+	var (
+		handoffMu sync.Mutex
+		stopped   bool
+		handoff   sync.WaitGroup
+	)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
+		handoffMu.Lock()
+		if stopped {
+			handoffMu.Unlock()
+			_ = m.Nak()
+			return
+		}
 		handoff.Add(1)
+		handoffMu.Unlock()
 		defer handoff.Done()
 		s.deliver(ctx, m, out)
 	}, jetstream.PullMaxMessages(s.cfg.PullBatch), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -139,6 +154,9 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 			cc.Stop()
 		}
 		<-cc.Closed()
+		handoffMu.Lock()
+		stopped = true
+		handoffMu.Unlock()
 		handoff.Wait()
 		close(out)
 	}()
@@ -170,6 +188,17 @@ func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *m
 	msgCtx, cancel := context.WithCancel(ctx)
 	wm.SetContext(msgCtx)
 
+	// Counted before the hand-off and under mu, so that no Add races
+	// with the Wait in Close, which sets closed first.
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		cancel()
+		_ = m.Nak()
+		return
+	}
+	s.inflight.Add(1)
+	s.mu.Unlock()
 	select {
 	case out <- wm:
 	case <-s.closing:
@@ -177,9 +206,14 @@ func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *m
 		// Hand it straight back, so another replica takes it now rather
 		// than after AckWait.
 		_ = m.Nak()
+		s.inflight.Done()
+		return
+	case <-ctx.Done():
+		cancel()
+		_ = m.Nak()
+		s.inflight.Done()
 		return
 	}
-	s.inflight.Add(1)
 	go func() {
 		defer s.inflight.Done()
 		defer cancel()

@@ -37,6 +37,7 @@ func (l *lane) purge(objs []string, settle func(string, *akamai.Result, error)) 
 			return
 		}
 		var ae *akamai.Error
+		var tooLarge *akamai.RequestTooLargeError
 		switch {
 		case errors.As(err, &ae) && !authFailure(ae) && (ae.HTTPStatus == http.StatusBadRequest || ae.HTTPStatus == http.StatusForbidden) && len(objs) > 1:
 			if i := namedObject(objs, ae.Detail); i >= 0 {
@@ -48,7 +49,9 @@ func (l *lane) purge(objs []string, settle func(string, *akamai.Result, error)) 
 			l.purge(objs[:len(objs)/2], settle)
 			l.purge(objs[len(objs)/2:], settle)
 			return
-		case errors.As(err, &ae) && ae.HTTPStatus == http.StatusRequestEntityTooLarge && len(objs) > 1:
+		case (errors.As(err, &ae) && ae.HTTPStatus == http.StatusRequestEntityTooLarge || errors.As(err, &tooLarge)) && len(objs) > 1:
+			// Akamai's 413, or the client's refusal to send more than its
+			// caps allow (Config.MaxObjects below the coalescer's).
 			l.purge(objs[:len(objs)/2], settle)
 			l.purge(objs[len(objs)/2:], settle)
 			return
@@ -121,6 +124,11 @@ func transient(err error) bool {
 	}
 	var ie *akamai.InvalidObjectError
 	if errors.As(err, &ie) {
+		return false
+	}
+	// Requests the client refused to send: resending cannot help.
+	var tooLarge *akamai.RequestTooLargeError
+	if errors.As(err, &tooLarge) || errors.Is(err, akamai.ErrInvalidRequest) || errors.Is(err, akamai.ErrNoObjects) {
 		return false
 	}
 	// Connection errors, timeouts, cancellations.
