@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -188,7 +189,7 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 		_ = c.router.Close()
 		return nil, ctx.Err()
 	}
-	log.Info("consumer running", "nats", c.url, "stream", cfg.Streams.ContentStream, "durable", cfg.Streams.Durable,
+	log.Info("consumer running", "nats", RedactURLs(c.url), "stream", cfg.Streams.ContentStream, "durable", cfg.Streams.Durable,
 		"in_flight", cfg.Streams.MaxAckPending, "akamai", akamaiTarget(cfg.Akamai))
 	return c, nil
 }
@@ -244,4 +245,23 @@ func (c *Consumer) closeConns() {
 		c.embedded.Shutdown()
 		c.embedded = nil
 	}
+}
+
+// RedactURLs hides the user information (user and password, or token) of
+// each URL in a comma-separated NATS URL list, for logs: it is a
+// credential.
+func RedactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		at := strings.LastIndex(p, "@")
+		if at < 0 {
+			continue
+		}
+		start := 0
+		if j := strings.Index(p, "://"); j >= 0 && j < at {
+			start = j + len("://")
+		}
+		parts[i] = p[:start] + "[redacted]@" + p[at+1:]
+	}
+	return strings.Join(parts, ",")
 }

@@ -159,7 +159,7 @@ func namedObject(objs []string, detail string) int {
 		}
 	}
 	// Else a whole word of the detail, as in "unauthorized cpcode 12345".
-	for _, f := range strings.FieldsFunc(detail, func(r rune) bool { return strings.ContainsRune(" ,;:\"'()[]", r) }) {
+	for _, f := range strings.FieldsFunc(detail, func(r rune) bool { return strings.ContainsRune(" ,;\"'()[]", r) }) {
 		for i, o := range objs {
 			if o == f {
 				return i

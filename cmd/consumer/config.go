@@ -80,7 +80,7 @@ func startConsumer(ctx context.Context, cfg consumer.Config) (*consumer.Consumer
 // redacted.
 func printConfig(w io.Writer, o *options, cfg consumer.Config) error {
 	view := map[string]any{
-		"nats_url":          redactURLs(o.natsURL),
+		"nats_url":          consumer.RedactURLs(o.natsURL),
 		"nats_listen":       o.natsListen,
 		"data_dir":          o.dataDir,
 		"sandbox":           o.sandbox,
@@ -98,22 +98,4 @@ func printConfig(w io.Writer, o *options, cfg consumer.Config) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(view)
-}
-
-// redactURLs hides the user information (user and password, or token) of
-// each URL in a comma-separated NATS URL list: it is a credential.
-func redactURLs(list string) string {
-	parts := strings.Split(list, ",")
-	for i, p := range parts {
-		at := strings.LastIndex(p, "@")
-		if at < 0 {
-			continue
-		}
-		start := 0
-		if j := strings.Index(p, "://"); j >= 0 && j < at {
-			start = j + len("://")
-		}
-		parts[i] = p[:start] + "[redacted]@" + p[at+1:]
-	}
-	return strings.Join(parts, ",")
 }
