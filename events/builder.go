@@ -8,9 +8,10 @@ import (
 
 // URLer is anything that knows its absolute URL, like a Django model with
 // get_absolute_url().
-type URLer interface {
-	AbsoluteURL() string
-}
+//
+// It is akamai.URLer, so one model type serves both the bus and a direct
+// akamai.PurgeRequest.
+type URLer = akamai.URLer
 
 // NewContentChanged returns an empty invalidate-on-production event that
 // occurred now; add objects with its Add methods.

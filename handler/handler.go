@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
@@ -223,7 +224,7 @@ func (h *Handler) deadLetter(ctx context.Context, msg *message.Message, d delive
 		ReceivedAt: d.receivedAt,
 		DeadAt:     now,
 	}
-	if utf8Valid(msg.Payload) {
+	if utf8.Valid(msg.Payload) {
 		dl.Payload = string(msg.Payload)
 	} else {
 		dl.PayloadBase64 = msg.Payload

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/events"
@@ -74,5 +73,3 @@ func estimatedCompleteAt(purges []events.Purge) time.Time {
 	}
 	return t.UTC()
 }
-
-func utf8Valid(b []byte) bool { return utf8.Valid(b) }
