@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -28,7 +27,10 @@ type Config struct {
 	// NATSURL connects to an existing NATS server or cluster (a comma-
 	// separated URL list). Empty starts an embedded nats-server.
 	NATSURL string
-	// NATSOptions are extra connection options (credentials, TLS).
+	// NATS authenticates to the existing server or cluster (its URL is
+	// NATSURL).
+	NATS bus.ConnectConfig
+	// NATSOptions are extra connection options.
 	NATSOptions []nats.Option
 	// Embedded configures the embedded server when NATSURL is empty.
 	Embedded bus.EmbeddedConfig
@@ -89,26 +91,16 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	}()
 
 	connect := func(name string) (*nats.Conn, error) {
-		opts := append([]nats.Option{
-			nats.Name("purgebus-" + name),
-			nats.MaxReconnects(-1),
-			nats.ReconnectWait(time.Second),
-			nats.ReconnectJitter(500*time.Millisecond, 2*time.Second),
-			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-				if err != nil {
-					log.Warn("NATS disconnected", "conn", name, "err", err)
-				}
-			}),
-			nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "conn", name) }),
-		}, cfg.NATSOptions...)
-		url := cfg.NATSURL
+		cc := cfg.NATS
+		cc.URL, cc.Name, cc.Logger = cfg.NATSURL, "purgebus-"+name, log
+		opts := cfg.NATSOptions
 		if c.embedded != nil {
+			cc.URL = c.embedded.ClientURL()
 			opts = append(opts, nats.InProcessServer(c.embedded.Server()))
-			url = ""
 		}
-		nc, err := nats.Connect(url, opts...)
+		nc, err := cc.Connect(opts...)
 		if err != nil {
-			return nil, fmt.Errorf("consumer: connect to NATS: %w", err)
+			return nil, fmt.Errorf("consumer: %w", err)
 		}
 		c.conns = append(c.conns, nc)
 		return nc, nil
@@ -247,21 +239,6 @@ func (c *Consumer) closeConns() {
 	}
 }
 
-// RedactURLs hides the user information (user and password, or token) of
-// each URL in a comma-separated NATS URL list, for logs: it is a
-// credential.
-func RedactURLs(list string) string {
-	parts := strings.Split(list, ",")
-	for i, p := range parts {
-		at := strings.LastIndex(p, "@")
-		if at < 0 {
-			continue
-		}
-		start := 0
-		if j := strings.Index(p, "://"); j >= 0 && j < at {
-			start = j + len("://")
-		}
-		parts[i] = p[:start] + "[redacted]@" + p[at+1:]
-	}
-	return strings.Join(parts, ",")
-}
+// RedactURLs hides the credentials in a comma-separated NATS URL list;
+// see bus.RedactURLs.
+func RedactURLs(list string) string { return bus.RedactURLs(list) }

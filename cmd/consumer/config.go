@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/akamai/akamaitest"
 	"github.com/purgebus/purgebus/akamai/edgegrid"
@@ -26,6 +24,7 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 	cleanup := func() {}
 	cfg := consumer.Config{
 		NATSURL: o.natsURL,
+		NATS:    bus.ConnectConfig{CredsFile: o.natsCreds},
 		Embedded: bus.EmbeddedConfig{
 			Listen:  o.natsListen,
 			DataDir: o.dataDir,
@@ -45,9 +44,6 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 		Handler:         handler.Config{MaxEventBytes: o.maxEventBytes},
 		ShutdownTimeout: o.shutdownTimeout,
 		Logger:          log,
-	}
-	if o.natsCreds != "" {
-		cfg.NATSOptions = append(cfg.NATSOptions, nats.UserCredentials(o.natsCreds))
 	}
 	if o.sandbox {
 		srv := akamaitest.NewServer(akamaitest.Options{MaxRecords: 10000})

@@ -1,0 +1,148 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// ConnectConfig says how to reach and authenticate to an existing NATS
+// server or cluster. The consumer and the purge command share it, so both
+// take the same flags and environment variables.
+type ConnectConfig struct {
+	// URL is a comma-separated list of server URLs; credentials may be
+	// embedded as nats://user:password@host or nats://token@host.
+	URL string
+	// CredsFile is a JWT credentials file (.creds), as nsc writes it.
+	CredsFile string
+	// NKeyFile is a file holding an NKey seed (SU…).
+	NKeyFile string
+	// User and Password authenticate with a user name and password.
+	User, Password string
+	// Token authenticates with a token.
+	Token string
+	// TLSCA is a PEM file of CAs that verify the server; TLSCert and
+	// TLSKey are the client certificate and key, for mutual TLS.
+	TLSCA, TLSCert, TLSKey string
+	// Name is the connection name shown by the server's monitoring.
+	Name string
+	// Logger is told about disconnections and reconnections.
+	Logger *slog.Logger
+}
+
+// Validate reports flags that cannot work together.
+func (c ConnectConfig) Validate() error {
+	var errs []error
+	auth := 0
+	for _, set := range []bool{c.CredsFile != "", c.NKeyFile != "", c.User != "" || c.Password != "", c.Token != ""} {
+		if set {
+			auth++
+		}
+	}
+	if auth > 1 {
+		errs = append(errs, errors.New("choose one of credentials file, NKey, user/password and token"))
+	}
+	if (c.User == "") != (c.Password == "") {
+		errs = append(errs, errors.New("user and password go together"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("TLS client certificate and key go together"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("bus: NATS connection: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Options returns the nats.go options for c: its authentication and TLS,
+// and reconnection forever with jittered back-off, since a sidecar must
+// outlive any NATS restart.
+func (c ConnectConfig) Options() ([]nats.Option, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	name := c.Name
+	if name == "" {
+		name = "purgebus"
+	}
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.ReconnectJitter(500*time.Millisecond, 2*time.Second),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected", "conn", name, "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("NATS reconnected", "conn", name, "server", nc.ConnectedServerName())
+		}),
+	}
+	switch {
+	case c.CredsFile != "":
+		opts = append(opts, nats.UserCredentials(c.CredsFile))
+	case c.NKeyFile != "":
+		o, err := nats.NkeyOptionFromSeed(c.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("bus: NATS NKey seed %s: %w", c.NKeyFile, err)
+		}
+		opts = append(opts, o)
+	case c.User != "":
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	case c.Token != "":
+		opts = append(opts, nats.Token(c.Token))
+	}
+	if c.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.TLSCA))
+	}
+	if c.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
+	}
+	return opts, nil
+}
+
+// Connect connects to c.URL with c's options and any extra ones.
+func (c ConnectConfig) Connect(extra ...nats.Option) (*nats.Conn, error) {
+	opts, err := c.Options()
+	if err != nil {
+		return nil, err
+	}
+	url := strings.TrimSpace(c.URL)
+	if url == "" {
+		url = nats.DefaultURL
+	}
+	nc, err := nats.Connect(url, append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("bus: connect to NATS %s: %w", RedactURLs(url), err)
+	}
+	return nc, nil
+}
+
+// RedactURLs hides the user information (user and password, or token) of
+// each URL in a comma-separated NATS URL list, for logs: it is a
+// credential.
+func RedactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		at := strings.LastIndex(p, "@")
+		if at < 0 {
+			continue
+		}
+		start := 0
+		if j := strings.Index(p, "://"); j >= 0 && j < at {
+			start = j + len("://")
+		}
+		parts[i] = p[:start] + "[redacted]@" + p[at+1:]
+	}
+	return strings.Join(parts, ",")
+}
