@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/purgebus/purgebus/akamai"
+	"github.com/purgebus/purgebus/budget"
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/handler"
 )
@@ -41,6 +42,16 @@ type Config struct {
 	Akamai akamai.Config
 	// Coalescer configures batching and retries.
 	Coalescer handler.CoalescerConfig
+	// Budget paces purges to the Akamai account's token buckets; nil
+	// means a budget.Local of Limits, unless Unpaced.
+	Budget budget.Budget
+	// Limits are the account's buckets for the default budget (Akamai's
+	// documented ones when zero).
+	Limits budget.Limits
+	// Unpaced sends requests as fast as Coalescer.MaxInFlight allows and
+	// only retries Akamai's 429s: for fakes without buckets and for
+	// measuring.
+	Unpaced bool
 	// Handler configures event handling.
 	Handler handler.Config
 	// ResultWindow bounds unacknowledged asynchronous result publishes
@@ -62,6 +73,8 @@ type Consumer struct {
 	router    *message.Router
 	coalescer *handler.Coalescer
 	sub       *bus.Subscriber
+	circuit   *handler.Circuit
+	budget    budget.Budget
 	routerErr chan error
 	url       string
 }
@@ -146,6 +159,26 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	if ccfg.MaxObjects == nil {
 		ccfg.MaxObjects = cfg.Akamai.MaxObjects
 	}
+	if ccfg.Budget == nil && !cfg.Unpaced {
+		if ccfg.Budget = cfg.Budget; ccfg.Budget == nil {
+			if ccfg.Budget, err = budget.NewLocal(budget.Config{Limits: cfg.Limits}); err != nil {
+				return nil, fmt.Errorf("consumer: %w", err)
+			}
+		}
+	}
+	if ccfg.Circuit == nil {
+		ccfg.Circuit = handler.NewCircuit(handler.CircuitConfig{
+			Probe: func(ctx context.Context) error {
+				_, err := client.RateLimitStatus(ctx, akamai.TypeURL)
+				return err
+			},
+			OnChange: c.circuitChanged,
+			Logger:   log.With("component", "circuit"),
+		})
+	}
+	c.circuit = ccfg.Circuit
+	c.budget = ccfg.Budget
+	go c.checkAkamai(client)
 	c.coalescer = handler.NewCoalescer(client, ccfg)
 	hcfg := cfg.Handler
 	if hcfg.Logger == nil {
@@ -186,6 +219,36 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	return c, nil
 }
 
+// checkAkamai asks Akamai once at start for the buckets' levels, so the
+// budget starts from Akamai's truth, and trips the circuit at once when
+// the credentials are refused. Akamai being unreachable is no reason not
+// to start: events wait in JetStream, and requests retry.
+func (c *Consumer) checkAkamai(client *akamai.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, t := range []akamai.Type{akamai.TypeURL, akamai.TypeTag, akamai.TypeCPCode} {
+		rl, err := client.RateLimitStatus(ctx, t)
+		switch {
+		case err == nil:
+			if c.budget != nil {
+				c.budget.Observe(t, rl)
+			}
+			continue
+		case handler.RefusesCredentials(err):
+			c.circuit.Trip(err)
+		default:
+			c.log.Warn("Akamai rate-limit status unavailable at start", "type", t, "err", err)
+		}
+		return
+	}
+}
+
+// circuitChanged is told when Akamai starts or stops refusing the
+// credentials.
+func (c *Consumer) circuitChanged(s handler.CircuitState, cause error) {
+	c.log.Debug("circuit", "state", s.String(), "cause", cause)
+}
+
 func akamaiTarget(c akamai.Config) string {
 	if c.BaseURL != "" {
 		return c.BaseURL
@@ -215,6 +278,7 @@ func (c *Consumer) Close() error {
 	if err := c.coalescer.Close(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	c.circuit.Stop()
 	if err := <-closed; err != nil {
 		errs = append(errs, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/purgebus/purgebus/akamai"
+	"github.com/purgebus/purgebus/budget"
 )
 
 // Key is what objects must share to travel in one Fast Purge request.
@@ -72,6 +73,14 @@ type CoalescerConfig struct {
 	Logger         *slog.Logger
 	// Observe, when set, is told about every request sent.
 	Observe func(RequestStats)
+	// Budget paces requests to the account's token buckets: a request
+	// goes out only when its tokens are there, and while a lane waits for
+	// them its batch keeps merging new objects. Nil sends as fast as
+	// MaxInFlight allows.
+	Budget budget.Budget
+	// Circuit, when set, is tripped when Akamai refuses the credentials
+	// and holds every request until it closes.
+	Circuit *Circuit
 }
 
 // RequestStats describes one Fast Purge request, for logs and metrics.
@@ -184,6 +193,13 @@ func (c *Coalescer) lane(key Key) (*lane, bool) {
 	l := c.lanes[key]
 	if l == nil {
 		maxObjects := c.cfg.MaxObjects[key.Type]
+		if maxObjects <= 0 {
+			maxObjects = akamai.DefaultMaxObjects[key.Type]
+		}
+		if c.cfg.Budget != nil {
+			// A batch the bucket can never hold would wait forever.
+			maxObjects = min(maxObjects, c.cfg.Budget.Capacity(key.Type))
+		}
 		l = &lane{
 			c:          c,
 			key:        key,
@@ -290,8 +306,9 @@ func (l *lane) newPending() *pending {
 }
 
 // run merges submissions into batches and sends them. A batch goes when
-// it is full, or has lingered, and a request slot is free; until then
-// arriving objects keep merging into it, deduplicated.
+// it is full, or has lingered, and a request slot is free, and the budget
+// grants its tokens; until then arriving objects keep merging into it,
+// deduplicated.
 func (l *lane) run() {
 	defer l.c.wg.Done()
 	defer close(l.exited)
@@ -303,8 +320,17 @@ func (l *lane) run() {
 		lingered bool
 		inflight int
 		timer    = time.NewTimer(time.Hour)
+		// pacing is set while the batch waits for tokens; paceMin is
+		// how many objects it waits for, which is all it had when the
+		// wait began: objects that merge in meanwhile go when their
+		// tokens are there, never sooner.
+		pacing    bool
+		paceMin   int
+		paceTimer = time.NewTimer(time.Hour)
+		abandon   = l.c.ctx.Done()
 	)
 	timer.Stop()
+	paceTimer.Stop()
 
 	// add merges w's objects from index from on, and holds w when the
 	// batch fills up before all of them are in.
@@ -338,14 +364,35 @@ func (l *lane) run() {
 	for {
 		full := held != nil || cur.batch.Full()
 		due := cur.batch.Len() > 0 && (full || lingered || stopping)
-		if due && inflight < l.c.cfg.MaxInFlight {
+		if due && inflight < l.c.cfg.MaxInFlight && !pacing {
 			send := cur
-			cur = l.newPending()
-			timer.Stop()
-			lingered = false
+			if b := l.c.cfg.Budget; b != nil {
+				n := cur.batch.Len()
+				if paceMin == 0 {
+					paceMin = n
+				}
+				got, wait := b.Take(l.key.Type, min(paceMin, n), n)
+				if got == 0 {
+					pacing = true
+					paceTimer.Reset(wait)
+					goto wait
+				}
+				paceMin = 0
+				if got < n {
+					send, cur = l.split(cur, got)
+				} else {
+					cur = l.newPending()
+				}
+			} else {
+				cur = l.newPending()
+			}
+			if cur.batch.Len() == 0 {
+				timer.Stop()
+				lingered = false
+			}
 			inflight++
 			go func() {
-				l.send(send)
+				l.send(send, l.c.cfg.Budget != nil)
 				l.finished <- struct{}{}
 			}()
 			if held != nil {
@@ -362,6 +409,7 @@ func (l *lane) run() {
 				return
 			}
 		}
+	wait:
 		in := l.in
 		if full {
 			in = nil // back-pressure until a slot takes the full batch
@@ -371,11 +419,51 @@ func (l *lane) run() {
 			add(w, 0)
 		case <-timer.C:
 			lingered = true
+		case <-paceTimer.C:
+			pacing = false
 		case <-l.stop:
 			stopping = true
 			l.stop = nil
 		case <-l.finished:
 			inflight--
+		case <-abandon:
+			// Close gave up waiting: what still waits for tokens fails
+			// as transient, so its events are redelivered later.
+			abandon = nil
+			pacing = false
+			l.fail(cur, ErrClosed)
+			cur = l.newPending()
+			if held != nil {
+				for i := heldFrom; i < len(held.objects); i++ {
+					held.set(i, nil, ErrClosed)
+				}
+				held = nil
+			}
+		}
+	}
+}
+
+// split returns a pending batch of the first n objects of p and one of
+// the rest, which keeps p's age.
+func (l *lane) split(p *pending, n int) (head, tail *pending) {
+	head, tail = l.newPending(), l.newPending()
+	head.since, tail.since = p.since, p.since
+	for i, o := range p.batch.Objects() {
+		dst := tail
+		if i < n {
+			dst = head
+		}
+		dst.batch.Add(o)
+		dst.tickets[o] = p.tickets[o]
+	}
+	return head, tail
+}
+
+// fail settles every object of p with err.
+func (l *lane) fail(p *pending, err error) {
+	for _, ts := range p.tickets {
+		for _, t := range ts {
+			t.w.set(t.i, nil, err)
 		}
 	}
 }

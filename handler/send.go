@@ -4,17 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/purgebus/purgebus/akamai"
+	"github.com/purgebus/purgebus/budget"
 )
 
 // send purges a batch and hands every object's outcome to its tickets.
-func (l *lane) send(p *pending) {
+// paid says the budget already granted the first try's tokens.
+func (l *lane) send(p *pending, paid bool) {
 	objs := append([]string(nil), p.batch.Objects()...)
-	l.purge(objs, func(obj string, r *akamai.Result, err error) {
+	l.purge(objs, paid, func(obj string, r *akamai.Result, err error) {
 		for _, t := range p.tickets[obj] {
 			t.w.set(t.i, r, err)
 		}
@@ -26,9 +29,18 @@ func (l *lane) send(p *pending) {
 // request of many objects is narrowed down: the object Akamai names in
 // its detail is failed and the rest resent; without a name, the batch is
 // bisected, so only the offending objects fail. A 413 is split and resent.
-func (l *lane) purge(objs []string, settle func(string, *akamai.Result, error)) {
+// A 429 consumes nothing at Akamai: the request waits as Akamai says and,
+// when Akamai has fewer tokens than it carries, is split to fit them.
+// Every try but a paid first one waits for its tokens from the budget.
+func (l *lane) purge(objs []string, paid bool, settle func(string, *akamai.Result, error)) {
 	cfg := l.c.cfg
 	for attempt := 1; ; attempt++ {
+		if err := l.ready(len(objs), paid && attempt == 1); err != nil {
+			for _, o := range objs {
+				settle(o, nil, err)
+			}
+			return
+		}
 		r, err := l.request(objs, attempt)
 		if err == nil {
 			for _, o := range objs {
@@ -43,17 +55,23 @@ func (l *lane) purge(objs []string, settle func(string, *akamai.Result, error)) 
 			if i := namedObject(objs, ae.Detail); i >= 0 {
 				settle(objs[i], nil, err)
 				rest := append(append([]string(nil), objs[:i]...), objs[i+1:]...)
-				l.purge(rest, settle)
+				l.purge(rest, false, settle)
 				return
 			}
-			l.purge(objs[:len(objs)/2], settle)
-			l.purge(objs[len(objs)/2:], settle)
+			l.purge(objs[:len(objs)/2], false, settle)
+			l.purge(objs[len(objs)/2:], false, settle)
 			return
 		case (errors.As(err, &ae) && ae.HTTPStatus == http.StatusRequestEntityTooLarge || errors.As(err, &tooLarge)) && len(objs) > 1:
 			// Akamai's 413, or the client's refusal to send more than its
 			// caps allow (Config.MaxObjects below the coalescer's).
-			l.purge(objs[:len(objs)/2], settle)
-			l.purge(objs[len(objs)/2:], settle)
+			l.purge(objs[:len(objs)/2], false, settle)
+			l.purge(objs[len(objs)/2:], false, settle)
+			return
+		case errors.As(err, &ae) && ae.RateLimited() && ae.RateLimitRemaining > 0 && ae.RateLimitRemaining < len(objs):
+			// Akamai's bucket holds fewer tokens than the request needs:
+			// send what fits first, the rest when its tokens are there.
+			l.purge(objs[:ae.RateLimitRemaining], false, settle)
+			l.purge(objs[ae.RateLimitRemaining:], false, settle)
 			return
 		case transient(err):
 			if attempt >= cfg.MaxAttempts || l.c.ctx.Err() != nil {
@@ -64,8 +82,18 @@ func (l *lane) purge(objs []string, settle func(string, *akamai.Result, error)) 
 				return
 			}
 			wait := cfg.Backoff(attempt)
-			if ae != nil {
-				wait = max(wait, ae.RetryAfter())
+			if ae != nil && ae.RateLimited() {
+				switch {
+				case cfg.Budget != nil && ae.Headers.Present():
+					// The budget now holds Akamai's levels; ready waits
+					// exactly until the tokens are there.
+					wait = 0
+				case ae.RetryAfter() > 0:
+					wait = ae.RetryAfter()
+				default:
+					// Akamai advises 5 s when the answer does not say.
+					wait = 4*time.Second + rand.N(2*time.Second)
+				}
 			}
 			select {
 			case <-time.After(wait):
@@ -80,6 +108,24 @@ func (l *lane) purge(objs []string, settle func(string, *akamai.Result, error)) 
 	}
 }
 
+// ready waits until the circuit is closed and the budget grants the
+// tokens of a request of n objects (unless paid), or the coalescer is
+// abandoned, which is a transient failure.
+func (l *lane) ready(n int, paid bool) error {
+	ctx := l.c.ctx
+	if c := l.c.cfg.Circuit; c != nil {
+		if err := c.Wait(ctx); err != nil {
+			return fmt.Errorf("%w: %w", ErrTransient, err)
+		}
+	}
+	if b := l.c.cfg.Budget; b != nil && !paid {
+		if err := budget.Wait(ctx, b, l.key.Type, n); err != nil {
+			return fmt.Errorf("%w: waiting for rate-limit tokens: %w", ErrTransient, err)
+		}
+	}
+	return nil
+}
+
 // request sends one Fast Purge request and logs it.
 func (l *lane) request(objs []string, attempt int) (*akamai.Result, error) {
 	ctx, cancel := context.WithTimeout(l.c.ctx, l.c.cfg.RequestTimeout)
@@ -88,6 +134,20 @@ func (l *lane) request(objs []string, attempt int) (*akamai.Result, error) {
 	r, err := l.c.purger.Purge(ctx, akamai.Request{Action: l.key.Action, Type: l.key.Type, Network: l.key.Network, Objects: objs})
 	st := RequestStats{Key: l.key, Objects: len(objs), Latency: time.Since(start), Attempt: attempt, Err: err}
 	log := l.c.cfg.Logger
+	var ae *akamai.Error
+	switch {
+	case err == nil:
+		if b := l.c.cfg.Budget; b != nil {
+			b.Observe(l.key.Type, r.RateLimit)
+		}
+	case errors.As(err, &ae):
+		if b := l.c.cfg.Budget; b != nil {
+			b.Observe(l.key.Type, ae.Headers)
+		}
+		if c := l.c.cfg.Circuit; c != nil && authFailure(ae) {
+			c.Trip(err)
+		}
+	}
 	if err == nil {
 		st.Status, st.PurgeID, st.SupportID, st.Bytes = r.HTTPStatus, r.PurgeID, r.SupportID, r.BodyBytes
 		log.Info("purge accepted", "key", l.key.String(), "objects", st.Objects, "bytes", st.Bytes,
@@ -95,8 +155,7 @@ func (l *lane) request(objs []string, attempt int) (*akamai.Result, error) {
 			"estimated_seconds", r.EstimatedSeconds, "latency", st.Latency, "attempt", attempt)
 	} else {
 		st.Bytes = len(akamai.EncodeBody(l.key.Type, objs)) // failures are rare; re-encoding is cheap there
-		var ae *akamai.Error
-		if errors.As(err, &ae) {
+		if ae != nil {
 			st.Status, st.SupportID = ae.HTTPStatus, ae.SupportID
 		}
 		log.Warn("purge refused", "key", l.key.String(), "objects", st.Objects, "bytes", st.Bytes,
