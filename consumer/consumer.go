@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -38,6 +39,11 @@ type Config struct {
 	// Streams names and sizes the streams and the durable consumer;
 	// Streams.MaxAckPending is the number of events in flight.
 	Streams bus.StreamsConfig
+	// Provision creates or updates the streams and the durable consumer
+	// on NATSURL at start. Without it they must exist and suit purgebus
+	// (bus.Verify), and the durable's own in-flight limit and ack wait
+	// apply. The embedded server is always provisioned.
+	Provision bool
 	// Akamai configures the Fast Purge client.
 	Akamai akamai.Config
 	// Coalescer configures batching and retries.
@@ -48,6 +54,11 @@ type Config struct {
 	// Limits are the account's buckets for the default budget (Akamai's
 	// documented ones when zero).
 	Limits budget.Limits
+	// Circuit configures the circuit that stops purging while Akamai
+	// refuses the credentials; its Probe defaults to asking for the
+	// rate-limit status, and OnChange is called after the consumer's own
+	// reaction (pausing the subscriber).
+	Circuit handler.CircuitConfig
 	// Unpaced sends requests as fast as Coalescer.MaxInFlight allows and
 	// only retries Akamai's 429s: for fakes without buckets and for
 	// measuring.
@@ -105,12 +116,14 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 
 	connect := func(name string) (*nats.Conn, error) {
 		cc := cfg.NATS
-		cc.URL, cc.Name, cc.Logger = cfg.NATSURL, "purgebus-"+name, log
-		opts := cfg.NATSOptions
+		cc.URL = cfg.NATSURL
+		opts := slices.Clip(cfg.NATSOptions)
 		if c.embedded != nil {
-			cc.URL = c.embedded.ClientURL()
+			// In-process connections authenticate like any other.
+			cc = c.embedded.ClientConfig()
 			opts = append(opts, nats.InProcessServer(c.embedded.Server()))
 		}
+		cc.Name, cc.Logger = "purgebus-"+name, log
 		nc, err := cc.Connect(opts...)
 		if err != nil {
 			return nil, fmt.Errorf("consumer: %w", err)
@@ -120,6 +133,9 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	}
 
 	if cfg.NATSURL == "" {
+		if cfg.Streams.Replicas > 1 {
+			return nil, fmt.Errorf("consumer: %d stream replicas need a NATS cluster; the embedded server is a single node", cfg.Streams.Replicas)
+		}
 		emb := cfg.Embedded
 		if emb.Logger == nil {
 			emb.Logger = log.With("component", "nats-server")
@@ -145,8 +161,21 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
-	if err := bus.Provision(ctx, js, cfg.Streams); err != nil {
-		return nil, err
+	if c.embedded != nil || cfg.Provision {
+		if err := bus.Provision(ctx, js, cfg.Streams); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := bus.Verify(ctx, js, cfg.Streams); err != nil {
+			if errors.Is(err, bus.ErrNotProvisioned) {
+				return nil, fmt.Errorf("consumer: %w; run with --provision to create or update them", err)
+			}
+			return nil, fmt.Errorf("consumer: %w", err)
+		}
+		if err := c.adoptDurable(ctx, js); err != nil {
+			return nil, err
+		}
+		cfg.Streams = c.cfg.Streams
 	}
 	pub, err := bus.NewPublisher(pubConn, cfg.ResultWindow)
 	if err != nil {
@@ -167,14 +196,18 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 		}
 	}
 	if ccfg.Circuit == nil {
-		ccfg.Circuit = handler.NewCircuit(handler.CircuitConfig{
-			Probe: func(ctx context.Context) error {
+		cc := cfg.Circuit
+		if cc.Probe == nil {
+			cc.Probe = func(ctx context.Context) error {
 				_, err := client.RateLimitStatus(ctx, akamai.TypeURL)
 				return err
-			},
-			OnChange: c.circuitChanged,
-			Logger:   log.With("component", "circuit"),
-		})
+			}
+		}
+		if cc.Logger == nil {
+			cc.Logger = log.With("component", "circuit")
+		}
+		cc.OnChange = c.circuitChanged
+		ccfg.Circuit = handler.NewCircuit(cc)
 	}
 	c.circuit = ccfg.Circuit
 	c.budget = ccfg.Budget
@@ -247,6 +280,32 @@ func (c *Consumer) checkAkamai(client *akamai.Client) {
 // credentials.
 func (c *Consumer) circuitChanged(s handler.CircuitState, cause error) {
 	c.log.Debug("circuit", "state", s.String(), "cause", cause)
+	if c.cfg.Circuit.OnChange != nil {
+		c.cfg.Circuit.OnChange(s, cause)
+	}
+}
+
+// adoptDurable takes the in-flight limit and the ack wait of the existing
+// durable consumer, which apply when it was not provisioned.
+func (c *Consumer) adoptDurable(ctx context.Context, js jetstream.JetStream) error {
+	sc := &c.cfg.Streams
+	cons, err := js.Consumer(ctx, sc.ContentStream, sc.Durable)
+	if err != nil {
+		return fmt.Errorf("consumer: durable %s on %s: %w", sc.Durable, sc.ContentStream, err)
+	}
+	dc := cons.CachedInfo().Config
+	if dc.MaxAckPending > 0 && dc.MaxAckPending != sc.MaxAckPending || dc.AckWait > 0 && dc.AckWait != sc.AckWait {
+		c.log.Info("the existing durable consumer's settings apply; run with --provision to apply the configured ones",
+			"durable", sc.Durable, "in_flight", dc.MaxAckPending, "ack_wait", dc.AckWait,
+			"configured_in_flight", sc.MaxAckPending, "configured_ack_wait", sc.AckWait)
+	}
+	if dc.MaxAckPending > 0 {
+		sc.MaxAckPending = dc.MaxAckPending
+	}
+	if dc.AckWait > 0 {
+		sc.AckWait = dc.AckWait
+	}
+	return nil
 }
 
 func akamaiTarget(c akamai.Config) string {

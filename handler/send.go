@@ -24,88 +24,161 @@ func (l *lane) send(p *pending, paid bool) {
 	})
 }
 
+// settleFunc settles the outcome of one object.
+type settleFunc func(obj string, r *akamai.Result, err error)
+
 // purge sends objs and settles each through settle. Transient failures
-// are retried with back-off up to MaxAttempts. A permanent 400/403 on a
-// request of many objects is narrowed down: the object Akamai names in
-// its detail is failed and the rest resent; without a name, the batch is
-// bisected, so only the offending objects fail. A 413 is split and resent.
-// A 429 consumes nothing at Akamai: the request waits as Akamai says and,
-// when Akamai has fewer tokens than it carries, is split to fit them.
-// Every try but a paid first one waits for its tokens from the budget.
-func (l *lane) purge(objs []string, paid bool, settle func(string, *akamai.Result, error)) {
+// are retried with back-off up to MaxAttempts (see try). A 400/403 that
+// blames an object of a request of many is narrowed down so that only the
+// offending objects fail (see narrow). A 413 is split and resent. A 429
+// from a bucket holding fewer tokens than the request carries is split to
+// fit them.
+func (l *lane) purge(objs []string, paid bool, settle settleFunc) {
+	r, err := l.try(objs, paid)
+	l.decide(objs, r, err, settle)
+}
+
+// decide settles objs after a try that ended with r and err.
+func (l *lane) decide(objs []string, r *akamai.Result, err error, settle settleFunc) {
+	var ae *akamai.Error
+	var tooLarge *akamai.RequestTooLargeError
+	switch {
+	case err == nil:
+		for _, o := range objs {
+			settle(o, r, nil)
+		}
+	case len(objs) > 1 && objectRefusal(err):
+		l.narrow(objs, err, settle)
+	case len(objs) > 1 && (errors.As(err, &ae) && ae.HTTPStatus == http.StatusRequestEntityTooLarge || errors.As(err, &tooLarge)):
+		// Akamai's 413, or the client's refusal to send more than its
+		// caps allow (Config.MaxObjects below the coalescer's).
+		l.purge(objs[:len(objs)/2], false, settle)
+		l.purge(objs[len(objs)/2:], false, settle)
+	case shrinkTo(err, len(objs)) > 0:
+		// Akamai's bucket holds fewer tokens than the request needs:
+		// send what fits first, the rest when its tokens are there.
+		n := shrinkTo(err, len(objs))
+		l.purge(objs[:n], false, settle)
+		l.purge(objs[n:], false, settle)
+	default:
+		for _, o := range objs {
+			settle(o, nil, err)
+		}
+	}
+}
+
+// narrow settles objs, which Akamai refused with err because of some of
+// them. When err names the culprit, it fails and the rest is resent.
+// Otherwise a binary search finds it: the first half is sent; if it
+// passes, the culprit is in the second half, which need not be sent to
+// know it fails; if it fails, the search goes on in it and the second
+// half waits. Everything that waited is sent together at the end. One
+// culprit among n costs ⌈log2 n⌉ requests for the search and one for the
+// rest, instead of the one request that carried them all.
+func (l *lane) narrow(objs []string, err error, settle settleFunc) {
+	var later []string
+	for len(objs) > 1 {
+		if i := namedObject(objs, detailOf(err)); i >= 0 {
+			settle(objs[i], nil, err)
+			later = append(later, objs[:i]...)
+			later = append(later, objs[i+1:]...)
+			objs = nil
+			break
+		}
+		a, b := objs[:len(objs)/2], objs[len(objs)/2:]
+		r, aerr := l.try(a, false)
+		switch {
+		case aerr == nil:
+			for _, o := range a {
+				settle(o, r, nil)
+			}
+			objs = b
+		case objectRefusal(aerr):
+			later = append(later, b...)
+			objs, err = a, aerr
+		default:
+			// Trouble of another kind: a's fate is decided as any
+			// request's, and the culprit may be in either half.
+			l.decide(a, r, aerr, settle)
+			later = append(later, b...)
+			objs = nil
+		}
+	}
+	if len(objs) == 1 {
+		settle(objs[0], nil, err)
+	}
+	if len(later) > 0 {
+		l.purge(later, false, settle)
+	}
+}
+
+// try sends objs until Akamai answers other than with a transient error,
+// or MaxAttempts tries failed (then the error is ErrTransient). Every try
+// but a paid first one waits for its tokens from the budget. A 429 that a
+// smaller request would pass (see shrinkTo) returns at once.
+func (l *lane) try(objs []string, paid bool) (*akamai.Result, error) {
 	cfg := l.c.cfg
 	for attempt := 1; ; attempt++ {
 		if err := l.ready(len(objs), paid && attempt == 1); err != nil {
-			for _, o := range objs {
-				settle(o, nil, err)
-			}
-			return
+			return nil, err
 		}
 		r, err := l.request(objs, attempt)
-		if err == nil {
-			for _, o := range objs {
-				settle(o, r, nil)
-			}
-			return
+		if err == nil || !transient(err) || shrinkTo(err, len(objs)) > 0 {
+			return r, err
 		}
+		if attempt >= cfg.MaxAttempts || l.c.ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %d attempts: %w", ErrTransient, attempt, err)
+		}
+		wait := cfg.Backoff(attempt)
 		var ae *akamai.Error
-		var tooLarge *akamai.RequestTooLargeError
-		switch {
-		case errors.As(err, &ae) && !authFailure(ae) && (ae.HTTPStatus == http.StatusBadRequest || ae.HTTPStatus == http.StatusForbidden) && len(objs) > 1:
-			if i := namedObject(objs, ae.Detail); i >= 0 {
-				settle(objs[i], nil, err)
-				rest := append(append([]string(nil), objs[:i]...), objs[i+1:]...)
-				l.purge(rest, false, settle)
-				return
+		if errors.As(err, &ae) && ae.RateLimited() {
+			switch {
+			case cfg.Budget != nil && ae.Headers.Present():
+				// The budget now holds Akamai's levels; ready waits
+				// exactly until the tokens are there.
+				wait = 0
+			case ae.RetryAfter() > 0:
+				wait = ae.RetryAfter()
+			default:
+				// Akamai advises 5 s when the answer does not say.
+				wait = 4*time.Second + rand.N(2*time.Second)
 			}
-			l.purge(objs[:len(objs)/2], false, settle)
-			l.purge(objs[len(objs)/2:], false, settle)
-			return
-		case (errors.As(err, &ae) && ae.HTTPStatus == http.StatusRequestEntityTooLarge || errors.As(err, &tooLarge)) && len(objs) > 1:
-			// Akamai's 413, or the client's refusal to send more than its
-			// caps allow (Config.MaxObjects below the coalescer's).
-			l.purge(objs[:len(objs)/2], false, settle)
-			l.purge(objs[len(objs)/2:], false, settle)
-			return
-		case errors.As(err, &ae) && ae.RateLimited() && ae.RateLimitRemaining > 0 && ae.RateLimitRemaining < len(objs):
-			// Akamai's bucket holds fewer tokens than the request needs:
-			// send what fits first, the rest when its tokens are there.
-			l.purge(objs[:ae.RateLimitRemaining], false, settle)
-			l.purge(objs[ae.RateLimitRemaining:], false, settle)
-			return
-		case transient(err):
-			if attempt >= cfg.MaxAttempts || l.c.ctx.Err() != nil {
-				terr := fmt.Errorf("%w: %d attempts: %w", ErrTransient, attempt, err)
-				for _, o := range objs {
-					settle(o, nil, terr)
-				}
-				return
-			}
-			wait := cfg.Backoff(attempt)
-			if ae != nil && ae.RateLimited() {
-				switch {
-				case cfg.Budget != nil && ae.Headers.Present():
-					// The budget now holds Akamai's levels; ready waits
-					// exactly until the tokens are there.
-					wait = 0
-				case ae.RetryAfter() > 0:
-					wait = ae.RetryAfter()
-				default:
-					// Akamai advises 5 s when the answer does not say.
-					wait = 4*time.Second + rand.N(2*time.Second)
-				}
-			}
-			select {
-			case <-time.After(wait):
-			case <-l.c.ctx.Done():
-			}
-		default:
-			for _, o := range objs {
-				settle(o, nil, err)
-			}
-			return
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-l.c.ctx.Done():
+			t.Stop()
 		}
 	}
+}
+
+// objectRefusal reports whether Akamai refused a request because of some
+// of its objects (400 or 403, but not the gateway's refusal of the
+// signature).
+func objectRefusal(err error) bool {
+	var ae *akamai.Error
+	return errors.As(err, &ae) && !authFailure(ae) &&
+		(ae.HTTPStatus == http.StatusBadRequest || ae.HTTPStatus == http.StatusForbidden)
+}
+
+// shrinkTo returns how many objects a request of n objects that err
+// refused for want of tokens should carry instead, or 0 when splitting
+// would not help.
+func shrinkTo(err error, n int) int {
+	var ae *akamai.Error
+	if errors.As(err, &ae) && ae.RateLimited() && ae.RateLimitRemaining > 0 && ae.RateLimitRemaining < n {
+		return ae.RateLimitRemaining
+	}
+	return 0
+}
+
+func detailOf(err error) string {
+	var ae *akamai.Error
+	if errors.As(err, &ae) {
+		return ae.Detail
+	}
+	return ""
 }
 
 // ready waits until the circuit is closed and the budget grants the

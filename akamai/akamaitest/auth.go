@@ -16,6 +16,9 @@ func (x *exchange) authenticate() (answer, bool) {
 	s := x.s
 	now := s.now()
 	auth, err := edgegrid.Verify(x.r, x.body, s.cred, now, s.maxSkew)
+	if err == nil && s.revoked.Load() {
+		err = edgegrid.ErrTokenMismatch
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, edgegrid.ErrStaleTimestamp):
@@ -41,3 +44,8 @@ func (x *exchange) authenticate() (answer, bool) {
 	}
 	return answer{}, true
 }
+
+// Revoke makes the server refuse its credentials, as Akamai refuses those
+// of a deleted or expired API client: every request, rate-limit status
+// included, is answered 401 until Revoke(false).
+func (s *Server) Revoke(revoked bool) { s.revoked.Store(revoked) }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -102,6 +103,7 @@ func randomToken(n int) string {
 // for concurrent use.
 type Server struct {
 	cred      edgegrid.Credentials
+	revoked   atomic.Bool
 	buckets   BucketConfig
 	scale     float64
 	maxSkew   time.Duration
