@@ -188,6 +188,9 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	if ccfg.MaxObjects == nil {
 		ccfg.MaxObjects = cfg.Akamai.MaxObjects
 	}
+	if ccfg.FlushAt == 0 {
+		ccfg.FlushAt = cfg.Streams.MaxAckPending
+	}
 	if ccfg.Budget == nil && !cfg.Unpaced {
 		if ccfg.Budget = cfg.Budget; ccfg.Budget == nil {
 			if ccfg.Budget, err = budget.NewLocal(budget.Config{Limits: cfg.Limits}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/purgebus/purgebus/akamai"
@@ -55,6 +56,12 @@ type CoalescerConfig struct {
 	// Linger is how long the first object of a batch waits for company
 	// before the batch is sent (50 ms when 0).
 	Linger time.Duration
+	// FlushAt, when positive, is a number of submissions waiting at once
+	// at which batches go without lingering further: the consumer sets
+	// it to its in-flight limit, since once that many events wait no
+	// other event can arrive to share their batch, and lingering would
+	// only stall the pipeline.
+	FlushAt int
 	// MaxObjects caps objects per request by type (akamai.DefaultMaxObjects
 	// when nil or missing).
 	MaxObjects map[akamai.Type]int
@@ -134,6 +141,8 @@ type Coalescer struct {
 	ctx    context.Context // cancelled to abandon requests under way
 	cancel context.CancelFunc
 
+	waiting atomic.Int64 // submissions waiting for their outcomes
+
 	mu      sync.Mutex
 	lanes   map[Key]*lane
 	closing bool
@@ -163,6 +172,8 @@ func (c *Coalescer) Purge(ctx context.Context, key Key, objects []string) []Outc
 		w.failAll(ErrClosed)
 		return w.outcomes
 	}
+	c.waiting.Add(1)
+	defer c.waiting.Add(-1)
 	select {
 	case l.in <- w:
 	case <-l.exited:
@@ -417,6 +428,9 @@ func (l *lane) run() {
 		select {
 		case w := <-in:
 			add(w, 0)
+			if f := l.c.cfg.FlushAt; f > 0 && cur.batch.Len() > 0 && l.c.waiting.Load() >= int64(f) {
+				lingered = true
+			}
 		case <-timer.C:
 			lingered = true
 		case <-paceTimer.C:
