@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -108,6 +109,11 @@ func WaitResult(ctx context.Context, cons jetstream.Consumer) (PurgeResult, erro
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return PurgeResult{}, fmt.Errorf("events: waiting for result: %w", ctxErr)
+			}
+			// nats.go refuses a deadline that has passed before ctx's own
+			// timer fired; that is a timeout all the same.
+			if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+				return PurgeResult{}, fmt.Errorf("events: waiting for result: %w", context.DeadlineExceeded)
 			}
 			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
 				continue

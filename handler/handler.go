@@ -224,6 +224,10 @@ func (h *Handler) deadLetter(ctx context.Context, msg *message.Message, d delive
 		ReceivedAt: d.receivedAt,
 		DeadAt:     now,
 	}
+	if id := middleware.MessageCorrelationID(msg); id != "" {
+		// Kept so that a replay is followed under the same ID.
+		dl.Headers = map[string][]string{bus.CorrelationIDHeader: {id}}
+	}
 	if utf8.Valid(msg.Payload) {
 		dl.Payload = string(msg.Payload)
 	} else {
