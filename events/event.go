@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -79,7 +80,9 @@ func Decode(data []byte, maxBytes int) (ContentChanged, error) {
 		labels.ID, labels.Source = peekLabels(data)
 		return labels, &InvalidEventError{Reason: "undecodable JSON: " + err.Error()}
 	}
-	if dec.More() {
+	// dec.More is false before a stray '}' or ']': only io.EOF says the
+	// event was the whole message.
+	if _, err := dec.Token(); err != io.EOF {
 		return e, &InvalidEventError{Reason: "undecodable JSON: data after the event object"}
 	}
 	if err := e.Normalize(); err != nil {
