@@ -80,6 +80,9 @@ type CoalescerConfig struct {
 	Logger         *slog.Logger
 	// Observe, when set, is told about every request sent.
 	Observe func(RequestStats)
+	// OnSubmit, when set, is told about every submission of n objects,
+	// before deduplication: with Observe it gives the coalescing ratio.
+	OnSubmit func(key Key, n int)
 	// Budget paces requests to the account's token buckets: a request
 	// goes out only when its tokens are there, and while a lane waits for
 	// them its batch keeps merging new objects. Nil sends as fast as
@@ -166,6 +169,9 @@ func (c *Coalescer) Purge(ctx context.Context, key Key, objects []string) []Outc
 	w := newWaiter(objects)
 	if len(objects) == 0 {
 		return nil
+	}
+	if c.cfg.OnSubmit != nil {
+		c.cfg.OnSubmit(key, len(objects))
 	}
 	l, ok := c.lane(key)
 	if !ok {
