@@ -16,6 +16,7 @@ import (
 
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/akamai/edgegrid"
+	"github.com/purgebus/purgebus/budget"
 )
 
 // DefaultAccount is the name of the one account of Default.
@@ -101,63 +102,15 @@ func (a Account) LoadOptions(base edgegrid.LoadOptions) edgegrid.LoadOptions {
 	return base
 }
 
-// Bucket is the size of one token bucket.
-type Bucket struct {
-	// Capacity is the most tokens the bucket holds (the burst).
-	Capacity int `yaml:"capacity"`
-	// PerSecond is how many tokens flow back per second.
-	PerSecond float64 `yaml:"per_second"`
-}
-
 // Limits are the sizes of an account's four Fast Purge token buckets.
-type Limits struct {
-	Requests Bucket `yaml:"requests"` // one token per purge request
-	URL      Bucket `yaml:"url"`      // one token per URL
-	CPCode   Bucket `yaml:"cpcode"`   // one token per CP code
-	Tag      Bucket `yaml:"tag"`      // one token per cache tag
-}
+type Limits = budget.Limits
 
-// DefaultLimits returns Akamai's documented bucket sizes: requests 100
-// burst / 50 per second, URLs 10,000 / 200 per second, CP codes 300 / 30
-// per minute, cache tags 5,000 / 500 per minute.
-func DefaultLimits() Limits {
-	return Limits{
-		Requests: Bucket{Capacity: 100, PerSecond: 50},
-		URL:      Bucket{Capacity: 10000, PerSecond: 200},
-		CPCode:   Bucket{Capacity: 300, PerSecond: 30.0 / 60},
-		Tag:      Bucket{Capacity: 5000, PerSecond: 500.0 / 60},
-	}
-}
+// Bucket is the size of one token bucket.
+type Bucket = budget.Bucket
 
-// WithDefaults returns l with every zero capacity or rate replaced by
-// DefaultLimits' value.
-func (l Limits) WithDefaults() Limits {
-	d := DefaultLimits()
-	fill := func(b *Bucket, def Bucket) {
-		if b.Capacity == 0 {
-			b.Capacity = def.Capacity
-		}
-		if b.PerSecond == 0 {
-			b.PerSecond = def.PerSecond
-		}
-	}
-	fill(&l.Requests, d.Requests)
-	fill(&l.URL, d.URL)
-	fill(&l.CPCode, d.CPCode)
-	fill(&l.Tag, d.Tag)
-	return l
-}
-
-// Objects returns the object bucket of type t.
-func (l Limits) Objects(t akamai.Type) Bucket {
-	switch t {
-	case akamai.TypeCPCode:
-		return l.CPCode
-	case akamai.TypeTag:
-		return l.Tag
-	}
-	return l.URL
-}
+// DefaultLimits returns Akamai's documented bucket sizes (see
+// budget.AkamaiLimits).
+func DefaultLimits() Limits { return budget.AkamaiLimits() }
 
 // Route sends the URLs of some hosts to an account.
 type Route struct {

@@ -294,7 +294,7 @@ func TestAccountLoadOptions(t *testing.T) {
 func TestLimits(t *testing.T) {
 	l := Limits{URL: Bucket{Capacity: 20000}, Tag: Bucket{PerSecond: 10}}.WithDefaults()
 	d := DefaultLimits()
-	if l.URL != (Bucket{20000, d.URL.PerSecond}) || l.Tag != (Bucket{d.Tag.Capacity, 10}) || l.Requests != d.Requests || l.CPCode != d.CPCode {
+	if l.URL != (Bucket{Capacity: 20000, PerSecond: d.URL.PerSecond}) || l.Tag != (Bucket{Capacity: d.Tag.Capacity, PerSecond: 10}) || l.Requests != d.Requests || l.CPCode != d.CPCode {
 		t.Errorf("WithDefaults: %+v", l)
 	}
 	for _, typ := range akamai.Types {
