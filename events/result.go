@@ -53,6 +53,9 @@ type Purge struct {
 	Type             akamai.Type    `json:"type"`
 	Action           akamai.Action  `json:"action"`
 	Network          akamai.Network `json:"network"`
+	// Account is the Akamai account that purged, when purgebus routes to
+	// several (see package routing).
+	Account string `json:"account,omitempty"`
 	// Objects are the event's own objects in this request. CP codes are
 	// JSON integers on the wire.
 	Objects    []string  `json:"-"`

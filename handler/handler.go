@@ -16,6 +16,7 @@ import (
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/events"
+	"github.com/purgebus/purgebus/routing"
 )
 
 // Publisher stores a message on a subject and returns once it is stored;
@@ -35,6 +36,12 @@ type Config struct {
 	Logger      *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Router, when set, splits each event's objects among Akamai
+	// accounts and refuses what the configuration does not allow (see
+	// package routing); Accounts holds each account's coalescer. Without
+	// a Router every object goes to the Coalescer given to New.
+	Router   *routing.Router
+	Accounts map[string]*Coalescer
 }
 
 // Handler handles content-changed events; see the package documentation.
@@ -133,7 +140,11 @@ func (h *Handler) Handle(msg *message.Message) error {
 		return h.deadLetter(ctx, msg, d, &res, err.Error())
 	}
 
-	outcomes := h.purge(ctx, &ev)
+	groups, rejected, err := h.route(msg, d, &ev)
+	if err != nil {
+		return err
+	}
+	outcomes := h.purge(ctx, groups)
 	var transientErr error
 	for _, o := range outcomes {
 		if o.Err != nil && !Permanent(o.Err) {
@@ -146,42 +157,85 @@ func (h *Handler) Handle(msg *message.Message) error {
 		return fmt.Errorf("event %s: %w", d.id, transientErr)
 	}
 	res.Purges, res.Failures = summarize(outcomes)
-	res.Outcome = events.OutcomeOf(countPurged(outcomes), len(outcomes)-countPurged(outcomes))
+	purged := countPurged(outcomes)
+	failed := len(outcomes) - purged
+	if rejected.Err() != nil {
+		// Refused by the routing configuration: a result that says why,
+		// and a dead letter to replay once the configuration allows it.
+		res.Failures = append(res.Failures, rejected.Failures()...)
+		failed += len(rejected.Rejected)
+		if err := h.publishDeadLetter(ctx, msg, d, ev.Source, rejected.Err().Error()); err != nil {
+			return err
+		}
+	}
+	res.Outcome = events.OutcomeOf(purged, failed)
 	res.CompletedAt = h.cfg.Now().UTC()
 	res.EstimatedCompleteAt = estimatedCompleteAt(res.Purges)
 	return h.publishResult(ctx, d, &res)
 }
 
-// keyedOutcome is an object's outcome with the key it was purged under.
+// group is objects of one key going to one account's coalescer.
+type group struct {
+	account string
+	key     Key
+	objs    []string
+	c       *Coalescer
+}
+
+// route splits the event's objects into groups, one per account and key.
+// An event over its source's quota is deferred: route returns an error,
+// and asks the subscriber to redeliver it when the quota allows.
+func (h *Handler) route(msg *message.Message, d delivery, ev *events.ContentChanged) ([]group, routing.Decision, error) {
+	if h.cfg.Router == nil {
+		return []group{
+			{key: Key{akamai.TypeURL, ev.Action, ev.Network}, objs: dedupe(ev.URLs), c: h.coalescer},
+			{key: Key{akamai.TypeTag, ev.Action, ev.Network}, objs: dedupe(ev.Tags), c: h.coalescer},
+			{key: Key{akamai.TypeCPCode, ev.Action, ev.Network}, objs: dedupe(akamai.CPCodes(ev.CPCodes...)), c: h.coalescer},
+		}, routing.Decision{}, nil
+	}
+	dec := h.cfg.Router.RouteKeyed(*ev, msg.Metadata.Get(bus.MetaStream)+":"+d.seq, h.cfg.Now())
+	if dec.Retry {
+		msg.Metadata.Set(bus.MetaNakDelay, dec.RetryAfter.String())
+		h.log.Info("event over its source's quota; deferred", "event_id", d.id, "source", ev.Source, "retry_after", dec.RetryAfter)
+		return nil, dec, fmt.Errorf("event %s: %w", d.id, dec.Err())
+	}
+	groups := make([]group, 0, len(dec.Groups))
+	for _, g := range dec.Groups {
+		c := h.cfg.Accounts[g.Account]
+		if c == nil {
+			// NewHandler's caller built a coalescer per configured
+			// account; a missing one is a wiring bug, never an event's.
+			return nil, dec, fmt.Errorf("event %s: no coalescer for account %q", d.id, g.Account)
+		}
+		groups = append(groups, group{account: g.Account, key: Key{g.Type, dec.Action, dec.Network}, objs: dedupe(g.Objects), c: c})
+	}
+	return groups, dec, nil
+}
+
+// keyedOutcome is an object's outcome with the account and key it was
+// purged under.
 type keyedOutcome struct {
 	Key
 	Outcome
+	account string
 }
 
-// purge hands the event's objects to the coalescer, one submission per
-// key, all at once, and waits for every outcome.
-func (h *Handler) purge(ctx context.Context, ev *events.ContentChanged) []keyedOutcome {
-	groups := []struct {
-		key  Key
-		objs []string
-	}{
-		{Key{akamai.TypeURL, ev.Action, ev.Network}, dedupe(ev.URLs)},
-		{Key{akamai.TypeTag, ev.Action, ev.Network}, dedupe(ev.Tags)},
-		{Key{akamai.TypeCPCode, ev.Action, ev.Network}, dedupe(akamai.CPCodes(ev.CPCodes...))},
-	}
+// purge hands the groups to their coalescers, all at once, and waits for
+// every outcome.
+func (h *Handler) purge(ctx context.Context, groups []group) []keyedOutcome {
 	results := make([][]Outcome, len(groups))
 	var wg sync.WaitGroup
 	for i, g := range groups {
 		if len(g.objs) == 0 {
 			continue
 		}
-		wg.Go(func() { results[i] = h.coalescer.Purge(ctx, g.key, g.objs) })
+		wg.Go(func() { results[i] = g.c.Purge(ctx, g.key, g.objs) })
 	}
 	wg.Wait()
 	var out []keyedOutcome
 	for i, rs := range results {
 		for _, o := range rs {
-			out = append(out, keyedOutcome{groups[i].key, o})
+			out = append(out, keyedOutcome{groups[i].key, o, groups[i].account})
 		}
 	}
 	return out
@@ -215,14 +269,27 @@ func countPurged(os []keyedOutcome) int {
 // deadLetter answers an event that can never succeed: a failed result
 // and a copy of the event with the reason on the dead-letter subject.
 func (h *Handler) deadLetter(ctx context.Context, msg *message.Message, d delivery, res *events.PurgeResult, reason string) error {
-	now := h.cfg.Now().UTC()
+	if err := h.publishDeadLetter(ctx, msg, d, res.Source, reason); err != nil {
+		return err
+	}
+	res.Outcome = events.OutcomeFailed
+	if len(res.Failures) == 0 {
+		res.Failures = []events.Failure{{Title: "invalid event", Detail: reason}}
+	}
+	res.CompletedAt = h.cfg.Now().UTC()
+	return h.publishResult(ctx, d, res)
+}
+
+// publishDeadLetter stores a copy of the event with the reason on the
+// dead-letter subject.
+func (h *Handler) publishDeadLetter(ctx context.Context, msg *message.Message, d delivery, source, reason string) error {
 	dl := events.DeadLetter{
 		EventID:    d.id,
 		Reason:     reason,
-		Source:     res.Source,
+		Source:     source,
 		Subject:    d.subject,
 		ReceivedAt: d.receivedAt,
-		DeadAt:     now,
+		DeadAt:     h.cfg.Now().UTC(),
 	}
 	if id := middleware.MessageCorrelationID(msg); id != "" {
 		// Kept so that a replay is followed under the same ID.
@@ -240,13 +307,8 @@ func (h *Handler) deadLetter(ctx context.Context, msg *message.Message, d delive
 	if err := h.pub.Publish(ctx, events.DeadLetterSubject(d.id), data, h.msgID("deadletter", d)); err != nil {
 		return fmt.Errorf("publish dead letter %s: %w", d.id, err)
 	}
-	res.Outcome = events.OutcomeFailed
-	if len(res.Failures) == 0 {
-		res.Failures = []events.Failure{{Title: "invalid event", Detail: reason}}
-	}
-	res.CompletedAt = now
-	h.log.Warn("event dead-lettered", "event_id", d.id, "correlation_id", d.corrID, "subject", d.subject, "source", res.Source, "reason", reason)
-	return h.publishResult(ctx, d, res)
+	h.log.Warn("event dead-lettered", "event_id", d.id, "correlation_id", d.corrID, "subject", d.subject, "source", source, "reason", reason)
+	return nil
 }
 
 // msgID deduplicates what a redelivery of the same stream message

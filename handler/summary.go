@@ -27,7 +27,7 @@ func summarize(outcomes []keyedOutcome) ([]events.Purge, []events.Failure) {
 				purges = append(purges, events.Purge{
 					PurgeID: r.PurgeID, SupportID: r.SupportID, EstimatedSeconds: r.EstimatedSeconds,
 					HTTPStatus: r.HTTPStatus, Type: o.Type, Action: o.Action, Network: o.Network,
-					AcceptedAt: r.AcceptedAt,
+					Account: o.account, AcceptedAt: r.AcceptedAt,
 				})
 			}
 			purges[i].Objects = append(purges[i].Objects, o.Object)
