@@ -69,8 +69,11 @@ func (e *InvalidObjectError) Error() string {
 }
 
 // NormalizeObject validates obj as an object of type t and returns the form
-// in which it is sent to Akamai: URLs get their non-ASCII bytes and spaces
-// percent-encoded and their scheme lower-cased, CP codes are written in
+// in which it is sent to Akamai. URLs are absolute http or https URLs, or
+// ARLs (Akamai Resource Locators, "/L/512/6848/1h/www.example.com/a.jpg"):
+// in their path, query and fragment, spaces, non-ASCII bytes and the
+// characters "<>\^`{|} are percent-encoded (existing %XX escapes are kept
+// as they are), and a URL's scheme is lower-cased. CP codes are written in
 // canonical decimal. The error is an *InvalidObjectError.
 func NormalizeObject(t Type, obj string) (string, error) {
 	switch t {
@@ -91,6 +94,8 @@ func NormalizeObject(t Type, obj string) (string, error) {
 // on its own.
 const maxObjectBytes = MaxBodyBytes - bodyOverhead
 
+// normalizeURL normalizes a URL or an ARL; both are url objects, and
+// Akamai takes them in the same request.
 func normalizeURL(raw string) (string, error) {
 	bad := func(reason string) (string, error) {
 		return "", &InvalidObjectError{Type: TypeURL, Object: raw, Reason: reason}
@@ -98,15 +103,33 @@ func normalizeURL(raw string) (string, error) {
 	if raw == "" {
 		return bad("empty URL")
 	}
-	schemeEnd := strings.Index(raw, "://")
-	if schemeEnd < 0 {
-		return bad("not an absolute http or https URL")
+	var (
+		b    strings.Builder
+		rest string // the host and what follows it
+	)
+	b.Grow(len(raw) + 8)
+	if isARL(raw) {
+		// The four fields before the host need no encoding: arlPrefix
+		// accepted only digits and a type code in them.
+		n, reason := arlPrefix(raw)
+		if reason != "" {
+			return bad(reason)
+		}
+		b.WriteString(raw[:n])
+		rest = raw[n:]
+	} else {
+		schemeEnd := strings.Index(raw, "://")
+		if schemeEnd < 0 {
+			return bad("not an absolute http or https URL, nor an ARL (/L/…)")
+		}
+		scheme := strings.ToLower(raw[:schemeEnd])
+		if scheme != "http" && scheme != "https" {
+			return bad("scheme must be http or https")
+		}
+		b.WriteString(scheme)
+		b.WriteString("://")
+		rest = raw[schemeEnd+3:]
 	}
-	scheme := strings.ToLower(raw[:schemeEnd])
-	if scheme != "http" && scheme != "https" {
-		return bad("scheme must be http or https")
-	}
-	rest := raw[schemeEnd+3:]
 	hostEnd := strings.IndexAny(rest, "/?#")
 	if hostEnd < 0 {
 		hostEnd = len(rest)
@@ -115,21 +138,26 @@ func normalizeURL(raw string) (string, error) {
 	if host == "" || strings.HasPrefix(host, ":") {
 		return bad("missing host")
 	}
-	var b strings.Builder
-	b.Grow(len(raw) + 8)
-	b.WriteString(scheme)
-	b.WriteString("://")
 	for i := 0; i < len(rest); i++ {
 		c := rest[i]
 		switch {
 		case c < 0x20 || c == 0x7f:
 			return bad("control character in URL")
-		case c >= 0x80 && i < hostEnd:
+		case i >= hostEnd && (c >= 0x80 || escapeByte(c)):
+			// Path, query and fragment: what may not appear in a URL is
+			// percent-encoded, so that Akamai gets a valid URL (RFC
+			// 3986); browsers request non-ASCII and "<> this way too.
+			b.WriteByte('%')
+			b.WriteByte(upperHex[c>>4])
+			b.WriteByte(upperHex[c&15])
+		case c >= 0x80:
 			return bad("non-ASCII host: use its punycode (xn--) form")
-		case c == ' ' && i < hostEnd:
+		case c == ' ':
 			return bad("space in host")
-		case c >= 0x80 || c == ' ':
-			fmt.Fprintf(&b, "%%%02X", c)
+		case escapeByte(c):
+			// A host cannot be percent-encoded; these are not host
+			// characters, and a browser would not send them either.
+			return bad(fmt.Sprintf("character %q is not allowed in a host", c))
 		default:
 			b.WriteByte(c)
 		}
@@ -140,6 +168,74 @@ func normalizeURL(raw string) (string, error) {
 	}
 	return u, nil
 }
+
+const upperHex = "0123456789ABCDEF"
+
+// escapeByte reports whether the ASCII byte c is percent-encoded in a
+// path, query or fragment: the space and the printable characters that
+// RFC 3986 allows nowhere in a URL. '%' is not among them, so existing
+// escapes are never encoded twice; a stray '%' is left as a browser
+// leaves it, since encoding it would name another cache key.
+func escapeByte(c byte) bool {
+	return strings.IndexByte(" \"<>\\^`{|}", c) >= 0
+}
+
+// isARL reports whether raw is meant as an ARL rather than a URL: it
+// starts with a single '/' (a URL starts with its scheme, and "//host" is
+// a scheme-relative URL, which is refused).
+func isARL(raw string) bool {
+	return len(raw) > 1 && raw[0] == '/' && raw[1] != '/'
+}
+
+// arlPrefix checks the fields of an ARL before its origin host and returns
+// their length, or why raw is not an ARL.
+//
+// An ARL is a cache key as the X-Cache-Key response header shows it
+// (Akamai's "Purge content by ARL"):
+// /<type code>/<serial>/<CP code>/<TTL>/<origin host>/<path>, e.g.
+// "/L/512/6848/1h/www.example1.com/" (Akamai's example request) or
+// "/=/16382/123456/2d/www.example.com/us/style.css". The type code is one
+// letter, digit or '='; the serial and CP code are decimal; the TTL is
+// decimal with an optional unit letter ("1d", "30m", "000").
+func arlPrefix(raw string) (int, string) {
+	const why = "not an absolute http or https URL, nor an ARL (/<type code>/<serial>/<CP code>/<TTL>/<host>/<path>, e.g. /L/512/6848/1h/www.example.com/)"
+	i := 1
+	field := func(ok func(string) bool) bool {
+		end := strings.IndexByte(raw[i:], '/')
+		if end < 0 || !ok(raw[i:i+end]) {
+			return false
+		}
+		i += end + 1
+		return true
+	}
+	typeCode := func(s string) bool { return len(s) == 1 && (isAlnum(s[0]) || s[0] == '=') }
+	ttl := func(s string) bool {
+		if n := len(s); n > 1 && isLetter(s[n-1]) {
+			s = s[:n-1]
+		}
+		return digits(s)
+	}
+	if !field(typeCode) || !field(digits) || !field(digits) || !field(ttl) {
+		return 0, why
+	}
+	return i, ""
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+func isAlnum(c byte) bool { return isLetter(c) || '0' <= c && c <= '9' }
 
 func validateTag(tag string) error {
 	bad := func(reason string) error {

@@ -2,6 +2,7 @@ package akamai
 
 import (
 	"errors"
+	neturl "net/url"
 	"strings"
 	"testing"
 )
@@ -21,9 +22,12 @@ func TestNormalizeURL(t *testing.T) {
 		{"http", "http://foo2.bar.com/some/other/path", "http://foo2.bar.com/some/other/path"},
 		{"no path", "https://e.com", "https://e.com"},
 		{"port", "https://e.com:8443/x", "https://e.com:8443/x"},
+		{"IPv6 host", "https://[::1]:8443/x", "https://[::1]:8443/x"},
 		{"scheme lower-cased", "HTTPS://E.com/X", "https://E.com/X"},
-		{"query with ampersands kept", "https://e.com/?a=1&b=2&c=<3>", "https://e.com/?a=1&b=2&c=<3>"},
+		{"query with ampersands kept", "https://e.com/?a=1&b=2&c=3", "https://e.com/?a=1&b=2&c=3"},
 		{"already escaped kept", "https://e.com/a%20b", "https://e.com/a%20b"},
+		{"escapes of any case kept", "https://e.com/%3c%3E%7b", "https://e.com/%3c%3E%7b"},
+		{"stray percent kept", "https://e.com/100%?q=%zz&r=%4", "https://e.com/100%?q=%zz&r=%4"},
 		{"non-ASCII path escaped", "https://e.com/café", "https://e.com/caf%C3%A9"},
 		{"non-ASCII query escaped", "https://e.com/?q=日本", "https://e.com/?q=%E6%97%A5%E6%9C%AC"},
 		{"space escaped", "https://e.com/a b", "https://e.com/a%20b"},
@@ -31,11 +35,47 @@ func TestNormalizeURL(t *testing.T) {
 		{"punycode host", "https://xn--bcher-kva.de/", "https://xn--bcher-kva.de/"},
 		{"largest", longPath(maxObjectBytes), longPath(maxObjectBytes)},
 
+		// Characters RFC 3986 allows nowhere are escaped in path, query
+		// and fragment, each on its own so a missed one shows by name.
+		{"double quote", `https://e.com/"q"`, "https://e.com/%22q%22"},
+		{"angle brackets in query", "https://e.com/?a=1&b=<2>", "https://e.com/?a=1&b=%3C2%3E"},
+		{"backslash", `https://e.com/a\b`, "https://e.com/a%5Cb"},
+		{"caret", "https://e.com/a^b", "https://e.com/a%5Eb"},
+		{"backtick", "https://e.com/a`b", "https://e.com/a%60b"},
+		{"braces", "https://e.com/{id}", "https://e.com/%7Bid%7D"},
+		{"pipe in query", "https://e.com/?x=a|b", "https://e.com/?x=a%7Cb"},
+		{"fragment", "https://e.com/a#<top>", "https://e.com/a#%3Ctop%3E"},
+		{"all together", "https://e.com/ \"<>\\^`{|}?q= \"<>\\^`{|}",
+			"https://e.com/%20%22%3C%3E%5C%5E%60%7B%7C%7D?q=%20%22%3C%3E%5C%5E%60%7B%7C%7D"},
+		{"reserved characters kept", "https://e.com/a;b,c:d@e!f$g'h(i)j*k+l=m?n=/?&o[]=p~", "https://e.com/a;b,c:d@e!f$g'h(i)j*k+l=m?n=/?&o[]=p~"},
+		{"escapes mixed with raw", "https://e.com/%3C<%3E>", "https://e.com/%3C%3C%3E%3E"},
+
+		// ARLs: the url type takes them too (Akamai's example request).
+		{"ARL", "/L/512/6848/1h/www.example1.com/", "/L/512/6848/1h/www.example1.com/"},
+		{"ARL with path", "/L/1234/5678/1d/www.example.com/a.jpg", "/L/1234/5678/1d/www.example.com/a.jpg"},
+		{"ARL from X-Cache-Key", "/=/16382/123456/2d/www.example.com/us/content/css/style.css", "/=/16382/123456/2d/www.example.com/us/content/css/style.css"},
+		{"ARL type D", "/D/1/2/000/origin.example.com/x?y=1", "/D/1/2/000/origin.example.com/x?y=1"},
+		{"ARL numeric type code", "/7/1/2/30m/h.example.com/", "/7/1/2/30m/h.example.com/"},
+		{"ARL without path", "/L/1/2/1d/h.example.com", "/L/1/2/1d/h.example.com"},
+		{"ARL with port", "/L/1/2/1d/h.example.com:8080/a", "/L/1/2/1d/h.example.com:8080/a"},
+		{"ARL path escaped", "/L/1/2/1d/h.example.com/é {x}", "/L/1/2/1d/h.example.com/%C3%A9%20%7Bx%7D"},
+
 		{"empty", "", ""},
 		{"ftp", "ftp://e.com/x", ""},
 		{"javascript", "javascript://e.com/%0aalert(1)", ""},
 		{"relative path", "/some/path", ""},
-		{"ARL-like", "/L/512/6848/1h/www.example1.com/", ""},
+		{"root", "/", ""},
+		{"slash only type code", "/L/", ""},
+		{"ARL type code too long", "/LL/512/6848/1h/www.example.com/", ""},
+		{"ARL type code not alphanumeric", "/~/512/6848/1h/www.example.com/", ""},
+		{"ARL serial not decimal", "/L/5x2/6848/1h/www.example.com/", ""},
+		{"ARL empty CP code", "/L/512//1h/www.example.com/", ""},
+		{"ARL TTL only a unit", "/L/512/6848/d/www.example.com/", ""},
+		{"ARL TTL two units", "/L/512/6848/1dd/www.example.com/", ""},
+		{"ARL without host", "/L/512/6848/1h/", ""},
+		{"ARL cut short", "/L/512/6848", ""},
+		{"ARL IDN host", "/L/1/2/1d/bücher.de/", ""},
+		{"ARL control character", "/L/1/2/1d/h.example.com/a\nb", ""},
 		{"no scheme", "www.example.com/a", ""},
 		{"scheme-relative", "//e.com/a", ""},
 		{"no host", "https:///a", ""},
@@ -47,7 +87,11 @@ func TestNormalizeURL(t *testing.T) {
 		{"CR in host", "https://e.com\r/", ""},
 		{"IDN host", "https://bücher.de/", ""},
 		{"space in host", "https://e .com/", ""},
+		{"backslash in host", `https://e.com\evil.com/`, ""},
+		{"brace in host", "https://e{x}.com/", ""},
+		{"quote in host", `https://e".com/`, ""},
 		{"too long", longPath(maxObjectBytes + 1), ""},
+		{"too long once escaped", "https://e.com/" + strings.Repeat("<", maxObjectBytes/3), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +113,30 @@ func TestNormalizeURL(t *testing.T) {
 				t.Errorf("not idempotent: %q → %q, %v", got, again, err)
 			}
 		})
+	}
+}
+
+// TestNormalizeURLValidForGo: every http(s) URL the table accepts (all
+// free of stray '%') parses with net/url, an independent judge of URL
+// syntax, and keeps its escaped path and query byte for byte.
+func TestNormalizeURLValidForGo(t *testing.T) {
+	for _, in := range []string{
+		"https://e.com/ \"<>\\^`{|}?q= \"<>\\^`{|}#f<",
+		"https://e.com/café/日本?q=é&r=%20",
+		"HTTP://e.com:81/a%2Fb?x=%3C",
+	} {
+		got, err := NormalizeObject(TypeURL, in)
+		if err != nil {
+			t.Fatalf("NormalizeObject(%q): %v", in, err)
+		}
+		u, err := neturl.Parse(got)
+		if err != nil {
+			t.Fatalf("net/url refuses %q (from %q): %v", got, in, err)
+		}
+		path, query, _ := strings.Cut(strings.SplitN(got, "#", 2)[0][len(u.Scheme)+3+len(u.Host):], "?")
+		if u.EscapedPath() != path || u.RawQuery != query {
+			t.Errorf("%q: net/url sees path %q query %q, want %q %q", got, u.EscapedPath(), u.RawQuery, path, query)
+		}
 	}
 }
 
@@ -162,13 +230,18 @@ func TestInvalidObjectErrorTruncates(t *testing.T) {
 	}
 }
 
-// FuzzNormalizeURL checks that every accepted URL is an http(s) URL of
-// printable ASCII without spaces that encodes within one request body and
-// normalizes to itself.
+// FuzzNormalizeURL checks that every accepted URL is an http(s) URL or an
+// ARL of printable ASCII without spaces or characters that RFC 3986
+// allows nowhere, that encodes within one request body, normalizes to
+// itself and percent-decodes to what the input decodes to: nothing was
+// lost, and no escape was encoded twice.
 func FuzzNormalizeURL(f *testing.F) {
 	for _, s := range []string{
 		"https://www.example.com/a", "HTTP://e.com/ä?x=1&y=2", "ftp://e.com", "/rel", "https://bücher.de/",
 		"https://e.com/a b\x00", "https://:1/", "http://e.com#frag", "https://e.com/\"quote\\",
+		"https://e.com/%3C<%3e>%", "https://e.com/%%C3%A9é%4", "https://e.com/{|}^`?q=<\\>#\"",
+		"/L/512/6848/1h/www.example1.com/", "/=/16382/123456/2d/www.example.com/us/style.css?v=<1>",
+		"/L/1/2/1dd/h/", "/L//2/1d/h/", "//e.com/", "/L/1/2/3/h\\x/",
 	} {
 		f.Add(s)
 	}
@@ -176,18 +249,32 @@ func FuzzNormalizeURL(f *testing.F) {
 		got, err := NormalizeObject(TypeURL, in)
 		if err != nil {
 			var ie *InvalidObjectError
-			if !errors.As(err, &ie) {
-				t.Fatalf("error %T, want *InvalidObjectError", err)
+			if !errors.As(err, &ie) || ie.Type != TypeURL || ie.Object != in || ie.Reason == "" {
+				t.Fatalf("error %T %v, want an *InvalidObjectError naming the URL", err, err)
 			}
 			return
 		}
-		if !strings.HasPrefix(got, "http://") && !strings.HasPrefix(got, "https://") {
-			t.Fatalf("%q → %q: not http(s)", in, got)
+		prefix := 0 // bytes of the scheme, which is lower-cased
+		switch {
+		case strings.HasPrefix(got, "http://"), strings.HasPrefix(got, "https://"):
+			prefix = strings.Index(got, "://")
+		case isARL(got):
+			if _, reason := arlPrefix(got); reason != "" {
+				t.Fatalf("%q → %q: neither http(s) URL nor ARL", in, got)
+			}
+		default:
+			t.Fatalf("%q → %q: neither http(s) URL nor ARL", in, got)
+		}
+		if !strings.EqualFold(got[:prefix], in[:prefix]) {
+			t.Fatalf("%q → %q: scheme changed", in, got)
 		}
 		for i := 0; i < len(got); i++ {
-			if c := got[i]; c <= ' ' || c >= 0x7f {
+			if c := got[i]; c <= ' ' || c >= 0x7f || escapeByte(c) {
 				t.Fatalf("%q → %q: byte %#x at %d", in, got, c, i)
 			}
+		}
+		if d, dIn := percentDecode(got[prefix:]), percentDecode(in[prefix:]); d != dIn {
+			t.Fatalf("%q → %q: decodes to %q, the input to %q", in, got, d, dIn)
 		}
 		if n := EncodedSize(TypeURL, got); n+bodyOverhead > MaxBodyBytes {
 			t.Fatalf("%q → %d encoded bytes: too large for a request", in, n)
@@ -196,4 +283,34 @@ func FuzzNormalizeURL(f *testing.F) {
 			t.Fatalf("not idempotent: %q → %q → %q, %v", in, got, again, err)
 		}
 	})
+}
+
+// percentDecode decodes every %XX escape of s and keeps stray '%'s, as a
+// lenient server would.
+func percentDecode(s string) string {
+	unhex := func(c byte) (byte, bool) {
+		switch {
+		case '0' <= c && c <= '9':
+			return c - '0', true
+		case 'a' <= c && c <= 'f':
+			return c - 'a' + 10, true
+		case 'A' <= c && c <= 'F':
+			return c - 'A' + 10, true
+		}
+		return 0, false
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			hi, ok1 := unhex(s[i+1])
+			lo, ok2 := unhex(s[i+2])
+			if ok1 && ok2 {
+				b.WriteByte(hi<<4 | lo)
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

@@ -48,7 +48,7 @@ func connect(t *testing.T, emb *bus.Embedded) *nats.Conn {
 	return nc
 }
 
-func jetStream(t *testing.T, nc *nats.Conn) jetstream.JetStream {
+func jetStream(t testing.TB, nc *nats.Conn) jetstream.JetStream {
 	t.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {

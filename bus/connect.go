@@ -47,7 +47,7 @@ func (c ConnectConfig) Validate() error {
 		errs = append(errs, errors.New("choose one of credentials file, NKey, user/password and token"))
 	}
 	if (c.User == "") != (c.Password == "") {
-		errs = append(errs, errors.New("user and password go together"))
+		errs = append(errs, errors.New("user and password go together (a token alone is a token, not a user)"))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("TLS client certificate and key go together"))
@@ -60,7 +60,10 @@ func (c ConnectConfig) Validate() error {
 
 // Options returns the nats.go options for c: its authentication and TLS,
 // and reconnection forever with jittered back-off, since a sidecar must
-// outlive any NATS restart.
+// outlive any NATS restart. Refused credentials do not end the
+// reconnection either (nats.go gives up after the same authorization error
+// twice otherwise): credentials rotated on the servers before the client's
+// file is updated must not leave a consumer that never reconnects.
 func (c ConnectConfig) Options() ([]nats.Option, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -79,6 +82,7 @@ func (c ConnectConfig) Options() ([]nats.Option, error) {
 		nats.ReconnectWait(time.Second),
 		nats.ReconnectJitter(500*time.Millisecond, 2*time.Second),
 		nats.RetryOnFailedConnect(false),
+		nats.IgnoreAuthErrorAbort(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("NATS disconnected", "conn", name, "err", err)
@@ -86,6 +90,9 @@ func (c ConnectConfig) Options() ([]nats.Option, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("NATS reconnected", "conn", name, "server", nc.ConnectedServerName())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Warn("NATS error", "conn", name, "err", err)
 		}),
 	}
 	switch {
@@ -123,9 +130,62 @@ func (c ConnectConfig) Connect(extra ...nats.Option) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(url, append(opts, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("bus: connect to NATS %s: %w", RedactURLs(url), err)
+		return nil, fmt.Errorf("bus: connect to NATS %s %s: %w", RedactURLs(url), c.authDescription(), err)
 	}
 	return nc, nil
+}
+
+// authDescription says how c authenticates, without any secret, so that
+// a refused connection names what was tried.
+func (c ConnectConfig) authDescription() string {
+	var s string
+	switch {
+	case c.CredsFile != "":
+		s = "with credentials file " + c.CredsFile
+	case c.NKeyFile != "":
+		s = "with NKey seed file " + c.NKeyFile
+	case c.User != "":
+		s = fmt.Sprintf("as user %q", c.User)
+	case c.Token != "":
+		s = "with a token"
+	default:
+		s = "without credentials"
+	}
+	if c.TLSCert != "" {
+		s += " and TLS client certificate " + c.TLSCert
+	}
+	return s
+}
+
+// String describes c with its secrets (password, token) redacted, so that
+// c can be printed or logged.
+func (c ConnectConfig) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "url=%s", RedactURLs(c.URL))
+	for _, f := range []struct{ k, v string }{
+		{"creds", c.CredsFile}, {"nkey", c.NKeyFile}, {"user", c.User},
+		{"password", redact(c.Password)}, {"token", redact(c.Token)},
+		{"tls_ca", c.TLSCA}, {"tls_cert", c.TLSCert}, {"tls_key", c.TLSKey}, {"name", c.Name},
+	} {
+		if f.v != "" {
+			fmt.Fprintf(&b, " %s=%s", f.k, f.v)
+		}
+	}
+	return b.String()
+}
+
+// GoString is String, so that %#v does not print the secrets either.
+func (c ConnectConfig) GoString() string { return "bus.ConnectConfig{" + c.String() + "}" }
+
+// LogValue logs c with its secrets redacted.
+func (c ConnectConfig) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// redact returns "[redacted]" for a secret that is set, "" otherwise.
+func redact(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "[redacted]"
 }
 
 // RedactURLs hides the user information (user and password, or token) of

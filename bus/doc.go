@@ -1,6 +1,9 @@
-// Package bus connects purgebus to NATS JetStream: it provisions the
-// streams and the durable consumer, runs an embedded nats-server, feeds a
-// watermill router from JetStream, and publishes results asynchronously.
+// Package bus connects purgebus to NATS JetStream: it connects to an
+// existing server or cluster (ConnectConfig), runs an embedded nats-server
+// (loopback only unless it requires authentication), provisions the
+// streams and the durable consumer or verifies that they suit purgebus
+// (Provision, Verify), feeds a watermill router from JetStream, and
+// publishes results asynchronously.
 //
 // # Why a subscriber of our own
 //
@@ -17,6 +20,8 @@
 // InProgress while the event waits; the number in flight is bounded by the
 // durable consumer's MaxAckPending. Undecodable input never fails here: the
 // payload is passed through untouched and the handler dead-letters it.
+// Pause stops pulling (draining what was pulled back to JetStream with a
+// nak) while the events in flight finish; Resume pulls again.
 //
 // watermill's NATS publisher is synchronous only, a round trip per result;
 // Publisher here uses JetStream's asynchronous publish with a bounded

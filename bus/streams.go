@@ -19,10 +19,16 @@ type StreamsConfig struct {
 	ResultStream     string // events.DefaultResultStream when empty
 	DeadLetterStream string // events.DefaultDeadLetterStream when empty
 	Durable          string // "purgebus" when empty
-	Replicas         int    // 1 when 0
+	// Replicas is the number of copies of each stream (1 when 0); more
+	// than 1 needs a NATS cluster.
+	Replicas         int
 	Storage          jetstream.StorageType
 	ResultMaxAge     time.Duration // 7 days when 0
 	DeadLetterMaxAge time.Duration // 30 days when 0
+	// ResultMaxBytes and DeadLetterMaxBytes bound the result and
+	// dead-letter streams' size; the oldest messages go first. 0 means no
+	// limit but MaxAge.
+	ResultMaxBytes, DeadLetterMaxBytes int64
 	// Duplicates is the window in which a repeated Nats-Msg-Id is stored
 	// once (2 minutes when 0).
 	Duplicates time.Duration
@@ -80,39 +86,22 @@ func (c StreamsConfig) Defaults() StreamsConfig {
 }
 
 // Provision creates the three streams and the durable consumer when they
-// are missing, and updates the durable consumer's tunables when they
-// differ. A stream whose subjects overlap an existing stream is reported
-// with that stream's name.
+// are missing and updates them when they differ from c: the streams'
+// subjects (ours are added to an existing stream's), replicas, retention
+// limits and duplicate window, and the durable's tunables. What cannot be
+// updated in place (the content stream's retention, the durable's ack
+// policy) is an error naming it. A stream whose subjects overlap another
+// stream is reported with that stream's name. Provision ends with Verify.
 func Provision(ctx context.Context, js jetstream.JetStream, c StreamsConfig) error {
 	c = c.Defaults()
-	streams := []jetstream.StreamConfig{{
-		Name:        c.ContentStream,
-		Description: "purgebus: content-changed events",
-		Subjects:    events.ContentSubjects,
-		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     c.Storage,
-		Replicas:    c.Replicas,
-		Duplicates:  c.Duplicates,
-	}, {
-		Name:        c.ResultStream,
-		Description: "purgebus: one purge result per event",
-		Subjects:    []string{events.SubjectResults + ".>"},
-		Storage:     c.Storage,
-		Replicas:    c.Replicas,
-		MaxAge:      c.ResultMaxAge,
-		Duplicates:  c.Duplicates,
-	}, {
-		Name:        c.DeadLetterStream,
-		Description: "purgebus: events that can never succeed, with the reason",
-		Subjects:    []string{events.SubjectDeadLetters + ".>"},
-		Storage:     c.Storage,
-		Replicas:    c.Replicas,
-		MaxAge:      c.DeadLetterMaxAge,
-		Duplicates:  c.Duplicates,
-	}}
-	for _, sc := range streams {
-		if err := ensureStream(ctx, js, sc); err != nil {
+	var content jetstream.StreamConfig
+	for i, sc := range c.streamConfigs() {
+		got, err := ensureStream(ctx, js, sc)
+		if err != nil {
 			return err
+		}
+		if i == 0 {
+			content = got
 		}
 	}
 	cc := jetstream.ConsumerConfig{
@@ -126,48 +115,146 @@ func Provision(ctx context.Context, js jetstream.JetStream, c StreamsConfig) err
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		Replicas:      0,
 	}
+	// A content stream that also captures other subjects (an existing
+	// stream shared with other work) gets a durable that takes content
+	// events only: the handler would dead-letter anything else.
+	for _, s := range content.Subjects {
+		if !coveredBy(s, events.ContentSubjects) {
+			cc.FilterSubjects = slices.Clone(events.ContentSubjects)
+			break
+		}
+	}
+	if cons, err := js.Consumer(ctx, c.ContentStream, c.Durable); err == nil {
+		// Where the durable starts cannot change; keep it.
+		old := cons.CachedInfo().Config
+		cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = old.DeliverPolicy, old.OptStartSeq, old.OptStartTime
+		cc.Description = old.Description
+	} else if errors.Is(err, jetstream.ErrNotPullConsumer) {
+		return fmt.Errorf("bus: consumer %s on %s %s", c.Durable, c.ContentStream, pushProblem)
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("bus: look up consumer %s on %s: %w", c.Durable, c.ContentStream, err)
+	}
 	if _, err := js.CreateOrUpdateConsumer(ctx, c.ContentStream, cc); err != nil {
 		return fmt.Errorf("bus: consumer %s on %s: %w", c.Durable, c.ContentStream, err)
 	}
-	return nil
+	return Verify(ctx, js, c)
 }
 
-func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
-	_, err := js.Stream(ctx, sc.Name)
-	if err == nil {
-		return nil
+// streamConfigs returns the content, result and dead-letter streams as c
+// wants them.
+func (c StreamsConfig) streamConfigs() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{{
+		Name:        c.ContentStream,
+		Description: "purgebus: content-changed events",
+		Subjects:    slices.Clone(events.ContentSubjects),
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     c.Storage,
+		Replicas:    c.Replicas,
+		Duplicates:  c.Duplicates,
+	}, {
+		Name:        c.ResultStream,
+		Description: "purgebus: one purge result per event",
+		Subjects:    []string{events.SubjectResults + ".>"},
+		Storage:     c.Storage,
+		Replicas:    c.Replicas,
+		MaxAge:      c.ResultMaxAge,
+		MaxBytes:    orUnlimited(c.ResultMaxBytes),
+		Duplicates:  c.Duplicates,
+	}, {
+		Name:        c.DeadLetterStream,
+		Description: "purgebus: events that can never succeed, with the reason",
+		Subjects:    []string{events.SubjectDeadLetters + ".>"},
+		Storage:     c.Storage,
+		Replicas:    c.Replicas,
+		MaxAge:      c.DeadLetterMaxAge,
+		MaxBytes:    orUnlimited(c.DeadLetterMaxBytes),
+		Duplicates:  c.Duplicates,
+	}}
+}
+
+// orUnlimited maps 0 to JetStream's "no limit", -1.
+func orUnlimited(n int64) int64 {
+	if n <= 0 {
+		return -1
 	}
-	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("bus: look up stream %s: %w", sc.Name, err)
-	}
-	if _, err := js.CreateStream(ctx, sc); err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeSubjectOverlap {
-			return fmt.Errorf("bus: stream %s: subjects %s overlap an existing stream (%s): %w",
-				sc.Name, strings.Join(sc.Subjects, ", "), overlapping(ctx, js, sc.Subjects), err)
+	return n
+}
+
+// ensureStream creates sc, or updates the existing stream of that name
+// where it differs from sc, and returns the stream's configuration.
+func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) (jetstream.StreamConfig, error) {
+	s, err := js.Stream(ctx, sc.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err := js.CreateStream(ctx, sc); err != nil {
+			return sc, streamError(ctx, js, "create", sc, err)
 		}
-		return fmt.Errorf("bus: create stream %s: %w", sc.Name, err)
+		return sc, nil
 	}
-	return nil
+	if err != nil {
+		return sc, fmt.Errorf("bus: look up stream %s: %w", sc.Name, err)
+	}
+	old := s.CachedInfo().Config
+	if sc.Retention == jetstream.WorkQueuePolicy && old.Retention != jetstream.WorkQueuePolicy {
+		return old, fmt.Errorf("bus: stream %s exists with %s retention and JetStream cannot change it to work queue: "+
+			"delete the stream, or name another with the stream's flag, and provision again", sc.Name, old.Retention)
+	}
+	want := old
+	for _, subj := range sc.Subjects {
+		if !coveredBy(subj, want.Subjects) {
+			// JetStream refuses a stream's own subjects overlapping:
+			// ours replace those it covers.
+			want.Subjects = append(slices.DeleteFunc(slices.Clone(want.Subjects), func(s string) bool {
+				return subjectCovers(subj, s)
+			}), subj)
+		}
+	}
+	want.Replicas, want.Duplicates = sc.Replicas, sc.Duplicates
+	if sc.MaxAge != 0 { // the content stream's limits are the operator's
+		want.MaxAge = sc.MaxAge
+	}
+	if sc.MaxBytes != 0 {
+		want.MaxBytes = sc.MaxBytes
+	}
+	if want.Replicas == old.Replicas && want.MaxAge == old.MaxAge && want.Duplicates == old.Duplicates &&
+		want.MaxBytes == old.MaxBytes && slices.Equal(want.Subjects, old.Subjects) {
+		return old, nil
+	}
+	if _, err := js.UpdateStream(ctx, want); err != nil {
+		return old, streamError(ctx, js, "update", want, err)
+	}
+	return want, nil
+}
+
+// streamError explains a failed create or update of sc, naming the
+// stream that already captures its subjects if that was the trouble.
+func streamError(ctx context.Context, js jetstream.JetStream, op string, sc jetstream.StreamConfig, err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeSubjectOverlap {
+		others := overlapping(ctx, js, sc.Subjects, sc.Name)
+		if others == "" {
+			others = "unknown"
+		}
+		return fmt.Errorf("bus: stream %s: subjects %s overlap an existing stream (%s): %w",
+			sc.Name, strings.Join(sc.Subjects, ", "), others, err)
+	}
+	return fmt.Errorf("bus: %s stream %s: %w", op, sc.Name, err)
 }
 
 // errCodeSubjectOverlap is JetStream's error code for a stream whose
 // subjects overlap another's; nats.go has no constant for it.
 const errCodeSubjectOverlap jetstream.ErrorCode = 10065
 
-// overlapping names the streams that already capture any of subjects.
-func overlapping(ctx context.Context, js jetstream.JetStream, subjects []string) string {
+// overlapping names the streams other than self that already capture any
+// of subjects, or returns "".
+func overlapping(ctx context.Context, js jetstream.JetStream, subjects []string, self string) string {
 	var names []string
 	for _, s := range subjects {
 		l := js.StreamNames(ctx, jetstream.WithStreamListSubject(s))
 		for n := range l.Name() {
-			if !slices.Contains(names, n) { // a stream may match several subjects
+			if n != self && !slices.Contains(names, n) { // a stream may match several subjects
 				names = append(names, n)
 			}
 		}
-	}
-	if len(names) == 0 {
-		return "unknown"
 	}
 	return strings.Join(names, ", ")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -23,6 +24,10 @@ const (
 	MetaNumDelivered = "nats_num_delivered"
 	MetaMsgID        = "nats_msg_id"
 	MetaReceivedAt   = "received_at"
+	// MetaNakDelay may be set by the handler on a message it nacks, as a
+	// time.Duration string, to choose the redelivery delay (a deferral
+	// until a quota allows) instead of NakDelay's back-off.
+	MetaNakDelay = "nak_delay"
 )
 
 // CorrelationIDHeader is the NATS header a publisher may set to follow an
@@ -43,8 +48,9 @@ func PositionID(stream string, seq uint64) string {
 type SubscriberConfig struct {
 	Stream  string // the content stream
 	Durable string // the durable consumer, created beforehand by Provision
-	// AckWait must equal the durable's AckWait: InProgress is sent every
-	// third of it while an event waits.
+	// AckWait is the durable's AckWait, used only if the durable's own
+	// cannot be read: InProgress is sent every third of it (or of the
+	// shortest of the durable's BackOff) while an event waits.
 	AckWait time.Duration
 	// NakDelay returns the redelivery delay of an event that failed for
 	// the n-th time (n from 1); nil means a capped exponential back-off
@@ -55,21 +61,61 @@ type SubscriberConfig struct {
 	// CloseTimeout bounds how long Close waits for messages in flight
 	// (30 s when 0); those not finished by then are redelivered later.
 	CloseTimeout time.Duration
-	Logger       *slog.Logger
+	// ConfirmAcks makes each ack wait, at most AckTimeout (5 s when 0),
+	// for the server's confirmation, so that an ack lost on the way is
+	// logged. Either way an ack that did not arrive means the event is
+	// redelivered after AckWait (and its result deduplicated); nothing is
+	// lost. Off by default: it costs about a quarter of the throughput
+	// over TCP and, over an in-process connection, it made the pull
+	// consumer stall for 30 s now and then (BenchmarkSubscriberAck).
+	ConfirmAcks bool
+	AckTimeout  time.Duration
+	Logger      *slog.Logger
 }
 
 // Subscriber is a watermill message.Subscriber over a durable JetStream
-// pull consumer that keeps many messages in flight.
+// pull consumer that keeps many messages in flight. Pause and Resume stop
+// and restart taking new messages.
 type Subscriber struct {
 	js  jetstream.JetStream
 	cfg SubscriberConfig
 	log *slog.Logger
 
+	// pauseMu serialises Subscribe, Pause and Resume, so that a
+	// subscription starts or stops consuming in one place at a time.
+	pauseMu sync.Mutex
+
 	mu       sync.Mutex
-	closed   bool
-	closing  chan struct{}
-	consumes []jetstream.ConsumeContext
-	inflight sync.WaitGroup
+	handoff  *sync.Cond    // broadcast (with mu) when a hand-off ends
+	closed   bool          // Close was called
+	paused   bool          // Pause was called and Resume not yet
+	pausing  chan struct{} // closed by Pause; a new one on Resume
+	closing  chan struct{} // closed by Close
+	subs     []*subscription
+	inflight sync.WaitGroup // messages handed to the router, not yet acked or nacked
+	// draining counts the Pause, Close and watch calls waiting for a
+	// consumption they drained to stop; meanwhile messages to give back
+	// wait in returns (see giveBack).
+	draining int
+	returns  []jetstream.Msg
+}
+
+// drainWait bounds how long Pause, and a subscription whose context
+// ended, wait for the drained consumption to stop before giving back
+// what it delivered.
+const drainWait = 2 * time.Second
+
+// subscription is one Subscribe call: its channel and its consumption.
+type subscription struct {
+	ctx     context.Context
+	cons    jetstream.Consumer
+	out     chan *message.Message
+	ackWait time.Duration
+
+	// Guarded by Subscriber.mu.
+	cc      jetstream.ConsumeContext // nil while paused or stopped
+	stopped bool                     // out is closing: no more hand-offs
+	handing int                      // callbacks past the check, before the hand-off ends
 }
 
 var _ message.Subscriber = (*Subscriber)(nil)
@@ -88,6 +134,9 @@ func NewSubscriber(js jetstream.JetStream, cfg SubscriberConfig) (*Subscriber, e
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = 30 * time.Second
 	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 5 * time.Second
+	}
 	if cfg.PullBatch <= 0 || cfg.PullBatch > 500 {
 		cfg.PullBatch = 500
 	}
@@ -95,7 +144,9 @@ func NewSubscriber(js jetstream.JetStream, cfg SubscriberConfig) (*Subscriber, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Subscriber{js: js, cfg: cfg, log: log, closing: make(chan struct{})}, nil
+	s := &Subscriber{js: js, cfg: cfg, log: log, pausing: make(chan struct{}), closing: make(chan struct{})}
+	s.handoff = sync.NewCond(&s.mu)
+	return s, nil
 }
 
 // DefaultNakDelay doubles from 1 s per failed delivery, capped at 2 min.
@@ -107,69 +158,219 @@ func DefaultNakDelay(n uint64) time.Duration {
 	return min(d, 2*time.Minute)
 }
 
-// Subscribe starts consuming; topic is informational (the durable decides
-// what is delivered). The channel is closed when the subscriber closes.
+// Subscribe starts consuming (unless the subscriber is paused: then at
+// Resume); topic is informational (the durable decides what is
+// delivered). The channel is closed when the subscriber closes or ctx
+// ends.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errors.New("bus: subscriber closed")
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	errClosed := errors.New("bus: subscriber closed")
+	if s.isClosed() {
+		return nil, errClosed
 	}
 	cons, err := s.js.Consumer(ctx, s.cfg.Stream, s.cfg.Durable)
 	if err != nil {
 		return nil, fmt.Errorf("bus: durable %s on %s: %w", s.cfg.Durable, s.cfg.Stream, err)
 	}
-	out := make(chan *message.Message)
-	// handoff counts the callbacks under way. Closed() can report the
-	// consumption stopped while a callback is still starting, so a
-	// callback counts itself only while stopped is unset: the Wait below
-	// then cannot miss one and close out under its feet.
-	var (
-		handoffMu sync.Mutex
-		stopped   bool
-		handoff   sync.WaitGroup
-	)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		handoffMu.Lock()
-		if stopped {
-			handoffMu.Unlock()
-			_ = m.Nak()
-			return
-		}
-		handoff.Add(1)
-		handoffMu.Unlock()
-		defer handoff.Done()
-		s.deliver(ctx, m, out)
-	}, jetstream.PullMaxMessages(s.cfg.PullBatch), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		s.log.Debug("jetstream consume", "err", err)
-	}))
-	if err != nil {
-		return nil, fmt.Errorf("bus: consume %s: %w", s.cfg.Durable, err)
+	sub := &subscription{ctx: ctx, cons: cons, out: make(chan *message.Message), ackWait: s.cfg.AckWait}
+	if info := cons.CachedInfo(); info != nil {
+		sub.ackWait = progressInterval(info.Config, s.cfg.AckWait)
 	}
-	s.consumes = append(s.consumes, cc)
-	go func() {
-		select {
-		case <-s.closing:
-		case <-ctx.Done():
-			cc.Stop()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errClosed
+	}
+	paused := s.paused
+	s.subs = append(s.subs, sub)
+	s.mu.Unlock()
+	if !paused {
+		if err := s.consume(sub); err != nil {
+			s.mu.Lock()
+			s.subs = slices.DeleteFunc(s.subs, func(x *subscription) bool { return x == sub })
+			s.mu.Unlock()
+			return nil, err
 		}
-		<-cc.Closed()
-		handoffMu.Lock()
-		stopped = true
-		handoffMu.Unlock()
-		handoff.Wait()
-		close(out)
-	}()
-	return out, nil
+	}
+	go s.watch(sub)
+	return sub.out, nil
 }
 
-func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *message.Message) {
+// progressInterval is the ack wait that InProgress must beat: the
+// durable's AckWait, or the shortest step of its BackOff, which replaces
+// AckWait for redeliveries.
+func progressInterval(cc jetstream.ConsumerConfig, fallback time.Duration) time.Duration {
+	w := cc.AckWait
+	if w <= 0 {
+		w = fallback
+	}
+	for _, b := range cc.BackOff {
+		if b > 0 && b < w {
+			w = b
+		}
+	}
+	return w
+}
+
+func (s *Subscriber) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// consume starts pulling for sub, unless it should not pull (any more).
+func (s *Subscriber) consume(sub *subscription) error {
+	cc, err := sub.cons.Consume(func(m jetstream.Msg) { s.handle(sub, m) },
+		jetstream.PullMaxMessages(s.cfg.PullBatch),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			s.log.Debug("jetstream consume", "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("bus: consume %s: %w", s.cfg.Durable, err)
+	}
+	s.mu.Lock()
+	if s.closed || s.paused || sub.stopped || sub.cc != nil {
+		s.mu.Unlock()
+		cc.Drain()
+		return nil
+	}
+	sub.cc = cc
+	s.mu.Unlock()
+	return nil
+}
+
+// watch closes sub's channel once the subscriber closes or sub's context
+// ends, after the last hand-off.
+func (s *Subscriber) watch(sub *subscription) {
+	select {
+	case <-s.closing:
+	case <-sub.ctx.Done():
+	}
+	s.mu.Lock()
+	sub.stopped = true
+	var ccs []jetstream.ConsumeContext
+	if sub.cc != nil {
+		ccs = append(ccs, sub.cc)
+		sub.cc = nil
+	}
+	s.draining++
+	s.mu.Unlock()
+	drain(ccs)
+	s.mu.Lock()
+	for sub.handing > 0 {
+		s.handoff.Wait()
+	}
+	s.subs = slices.DeleteFunc(s.subs, func(x *subscription) bool { return x == sub })
+	s.mu.Unlock()
+	close(sub.out)
+	timeout := time.NewTimer(drainWait)
+	defer timeout.Stop()
+	s.awaitDrained(ccs, timeout.C)
+}
+
+// takeConsumes takes every subscription's consumption, to drain it. s.mu
+// must be held.
+func (s *Subscriber) takeConsumes() []jetstream.ConsumeContext {
+	var ccs []jetstream.ConsumeContext
+	for _, sub := range s.subs {
+		if sub.cc != nil {
+			ccs = append(ccs, sub.cc)
+			sub.cc = nil
+		}
+	}
+	return ccs
+}
+
+// drain stops pulling. Drain rather than Stop: messages already buffered
+// client-side come to the callback, which gives them back, instead of
+// being dropped and redelivered only after AckWait.
+func drain(ccs []jetstream.ConsumeContext) {
+	for _, cc := range ccs {
+		cc.Drain()
+	}
+}
+
+// giveBack naks a message that was pulled but not handed to the router,
+// so that JetStream redelivers it now, to another replica or after
+// Resume. While a drain is under way the nak waits: the drained pull
+// request may still be open on the server, which would redeliver the
+// message straight into it, to a subscription that is going away.
+func (s *Subscriber) giveBack(m jetstream.Msg) {
+	s.mu.Lock()
+	if s.draining > 0 {
+		s.returns = append(s.returns, m)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	_ = m.Nak()
+}
+
+// awaitDrained waits until the drained ccs have stopped, or timeout, and
+// then, unless another drain is still under way, gives back the messages
+// that waited. It reports whether every cc stopped in time.
+func (s *Subscriber) awaitDrained(ccs []jetstream.ConsumeContext, timeout <-chan time.Time) bool {
+	stopped := true
+wait:
+	for _, cc := range ccs {
+		select {
+		case <-cc.Closed():
+		case <-timeout:
+			stopped = false
+			break wait
+		}
+	}
+	s.mu.Lock()
+	s.draining--
+	var back []jetstream.Msg
+	if s.draining == 0 {
+		back, s.returns = s.returns, nil
+	}
+	s.mu.Unlock()
+	for _, m := range back {
+		_ = m.Nak()
+	}
+	return stopped
+}
+
+// handle is the Consume callback: it hands m to the router, or gives it
+// back (giveBack) if the subscriber is paused or stopping. It returns
+// once the router took m.
+func (s *Subscriber) handle(sub *subscription, m jetstream.Msg) {
 	meta, err := m.Metadata()
 	if err != nil {
 		s.log.Error("jetstream message without metadata", "subject", m.Subject(), "err", err)
 		_ = m.Term()
 		return
 	}
+	// Counted under mu: Pause, Close and watch set their flag under mu
+	// and then wait for the hand-offs counted so far; none starts after.
+	s.mu.Lock()
+	if s.closed || s.paused || sub.stopped {
+		s.mu.Unlock()
+		s.giveBack(m)
+		return
+	}
+	sub.handing++
+	s.inflight.Add(1)
+	pausing := s.pausing
+	s.mu.Unlock()
+	handed := s.deliver(sub, m, meta, pausing)
+	if !handed {
+		s.giveBack(m)
+		s.inflight.Done()
+	}
+	s.mu.Lock()
+	sub.handing--
+	s.handoff.Broadcast()
+	s.mu.Unlock()
+}
+
+// deliver hands m to the router and starts the goroutine that waits for
+// its ack or nack. It returns false, having handed nothing, if the
+// subscriber pauses or stops first.
+func (s *Subscriber) deliver(sub *subscription, m jetstream.Msg, meta *jetstream.MsgMetadata, pausing <-chan struct{}) bool {
 	msgID, corrID := "", ""
 	if h := m.Headers(); h != nil {
 		msgID = h.Get(jetstream.MsgIDHeader)
@@ -185,59 +386,142 @@ func (s *Subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *m
 	if corrID != "" {
 		middleware.SetCorrelationID(corrID, wm)
 	}
-	msgCtx, cancel := context.WithCancel(ctx)
+	msgCtx, cancel := context.WithCancel(sub.ctx)
 	wm.SetContext(msgCtx)
-
-	// Counted before the hand-off and under mu, so that no Add races
-	// with the Wait in Close, which sets closed first.
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		cancel()
-		_ = m.Nak()
-		return
-	}
-	s.inflight.Add(1)
-	s.mu.Unlock()
 	select {
-	case out <- wm:
+	case sub.out <- wm:
+	case <-pausing:
+		cancel()
+		return false
 	case <-s.closing:
 		cancel()
-		// Hand it straight back, so another replica takes it now rather
-		// than after AckWait.
-		_ = m.Nak()
-		s.inflight.Done()
-		return
-	case <-ctx.Done():
+		return false
+	case <-sub.ctx.Done():
 		cancel()
-		_ = m.Nak()
-		s.inflight.Done()
-		return
+		return false
 	}
 	go func() {
 		defer s.inflight.Done()
 		defer cancel()
-		tick := time.NewTicker(s.cfg.AckWait / 3)
+		tick := time.NewTicker(max(sub.ackWait/3, time.Millisecond))
 		defer tick.Stop()
 		for {
 			select {
 			case <-wm.Acked():
-				if err := m.Ack(); err != nil {
+				if err := s.ack(m); err != nil {
 					s.log.Warn("ack failed; the event will be redelivered", "stream_seq", meta.Sequence.Stream, "err", err)
 				}
 				return
 			case <-wm.Nacked():
-				_ = m.NakWithDelay(s.cfg.NakDelay(meta.NumDelivered))
+				delay := s.cfg.NakDelay(meta.NumDelivered)
+				if d, err := time.ParseDuration(wm.Metadata.Get(MetaNakDelay)); err == nil && d > 0 {
+					delay = d
+				}
+				_ = m.NakWithDelay(delay)
 				return
 			case <-tick.C:
 				_ = m.InProgress()
 			}
 		}
 	}()
+	return true
+}
+
+// ack acks m, and waits for the server's confirmation if so configured.
+func (s *Subscriber) ack(m jetstream.Msg) error {
+	if !s.cfg.ConfirmAcks {
+		return m.Ack()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.AckTimeout)
+	defer cancel()
+	return m.DoubleAck(ctx)
+}
+
+// Pause stops taking new messages: no message is handed to the router
+// once Pause returns, and no more are pulled from JetStream. Messages
+// already handed over are acked or nacked as usual (and kept alive with
+// InProgress meanwhile); those pulled but not yet handed over are given
+// back with a nak, once the pull has stopped, so that another replica
+// (or this one after Resume) takes them. Pause returns when the pull has
+// stopped, normally within a round trip to the server, at most after 2 s.
+// It is idempotent and safe to call concurrently with everything else;
+// it does nothing once the subscriber is closed.
+func (s *Subscriber) Pause() {
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	s.pause()
+}
+
+// pause is Pause with pauseMu held.
+func (s *Subscriber) pause() {
+	s.mu.Lock()
+	if s.paused || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.paused = true
+	close(s.pausing)
+	ccs := s.takeConsumes()
+	s.draining++
+	s.mu.Unlock()
+	drain(ccs)
+	s.mu.Lock()
+	for s.handingLocked() > 0 {
+		s.handoff.Wait()
+	}
+	s.mu.Unlock()
+	timeout := time.NewTimer(drainWait)
+	defer timeout.Stop()
+	s.awaitDrained(ccs, timeout.C)
+}
+
+func (s *Subscriber) handingLocked() int {
+	n := 0
+	for _, sub := range s.subs {
+		n += sub.handing
+	}
+	return n
+}
+
+// Resume takes messages again after Pause. It is idempotent; it does
+// nothing unless paused. If consuming cannot restart (the connection is
+// closed), the subscriber stays paused and Resume returns the error;
+// Resume can be tried again.
+func (s *Subscriber) Resume() error {
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	s.mu.Lock()
+	if !s.paused || s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.paused = false
+	s.pausing = make(chan struct{})
+	subs := slices.Clone(s.subs)
+	s.mu.Unlock()
+	var errs []error
+	for _, sub := range subs {
+		if err := s.consume(sub); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		s.pause()
+		return fmt.Errorf("bus: resume: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Paused reports whether the subscriber is paused.
+func (s *Subscriber) Paused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paused
 }
 
 // Close stops pulling new messages and waits, at most CloseTimeout, until
-// every message already handed to the router is acked or nacked.
+// every message already handed to the router is acked or nacked. Messages
+// pulled but not handed over are given back with a nak.
 func (s *Subscriber) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -246,20 +530,21 @@ func (s *Subscriber) Close() error {
 	}
 	s.closed = true
 	close(s.closing)
-	consumes := s.consumes
+	ccs := s.takeConsumes()
+	s.draining++
 	s.mu.Unlock()
-	for _, cc := range consumes {
-		cc.Stop()
-	}
-	for _, cc := range consumes {
-		<-cc.Closed()
+	drain(ccs)
+	timeout := time.NewTimer(s.cfg.CloseTimeout)
+	defer timeout.Stop()
+	if !s.awaitDrained(ccs, timeout.C) {
+		return errors.New("bus: JetStream consumption did not stop within the close timeout")
 	}
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
-	case <-time.After(s.cfg.CloseTimeout):
+	case <-timeout.C:
 		return errors.New("bus: messages still in flight at close; they will be redelivered")
 	}
 }

@@ -54,6 +54,17 @@ type Config struct {
 	// Limits are the account's buckets for the default budget (Akamai's
 	// documented ones when zero).
 	Limits budget.Limits
+	// SharedBudget makes the default budget a budget.Shared, kept in the
+	// JetStream key-value bucket budget.DefaultKVBucket, so that every
+	// replica of this consumer together stays within the account's
+	// buckets. Provision (or the embedded server) creates the bucket with
+	// the streams' replicas; otherwise it must exist.
+	SharedBudget bool
+	// BudgetAccount names the Akamai account in the shared budget:
+	// replicas purging through the same account must agree on it. Empty
+	// means the credentials' account switch key, or "default" without
+	// one, which is safe: deployments that share a name share a budget.
+	BudgetAccount string
 	// Circuit configures the circuit that stops purging while Akamai
 	// refuses the credentials; its Probe defaults to asking for the
 	// rate-limit status, and OnChange is called after the consumer's own
@@ -192,7 +203,16 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 		ccfg.FlushAt = cfg.Streams.MaxAckPending
 	}
 	if ccfg.Budget == nil && !cfg.Unpaced {
-		if ccfg.Budget = cfg.Budget; ccfg.Budget == nil {
+		switch ccfg.Budget = cfg.Budget; {
+		case ccfg.Budget == nil && cfg.SharedBudget:
+			var budgetConn *nats.Conn
+			if budgetConn, err = connect("budget"); err != nil {
+				return nil, err
+			}
+			if ccfg.Budget, err = sharedBudget(ctx, budgetConn, cfg, c.embedded != nil || cfg.Provision, log); err != nil {
+				return nil, err
+			}
+		case ccfg.Budget == nil:
 			if ccfg.Budget, err = budget.NewLocal(budget.Config{Limits: cfg.Limits}); err != nil {
 				return nil, fmt.Errorf("consumer: %w", err)
 			}
@@ -363,6 +383,29 @@ func (c *Consumer) closeConns() {
 		c.embedded.Shutdown()
 		c.embedded = nil
 	}
+}
+
+// sharedBudget opens the budget that the consumer's replicas share, on its
+// own connection so that its round trips never queue behind events.
+func sharedBudget(ctx context.Context, nc *nats.Conn, cfg Config, create bool, log *slog.Logger) (*budget.Shared, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	kv, err := budget.OpenKV(ctx, js, budget.KVConfig{Replicas: cfg.Streams.Replicas, Storage: cfg.Streams.Storage, Create: create})
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	account := cfg.BudgetAccount
+	if account == "" {
+		account = cfg.Akamai.Credentials.AccountKey
+	}
+	b, err := budget.NewShared(ctx, budget.SharedConfig{KV: kv, Account: account, Limits: cfg.Limits, Logger: log.With("component", "budget")})
+	if err != nil {
+		return nil, fmt.Errorf("consumer: %w", err)
+	}
+	log.Info("shared rate-limit budget", "bucket", kv.Bucket(), "key", b.Key())
+	return b, nil
 }
 
 // RedactURLs hides the credentials in a comma-separated NATS URL list;

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/akamai/akamaitest"
@@ -24,17 +26,35 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 	cleanup := func() {}
 	cfg := consumer.Config{
 		NATSURL: o.natsURL,
-		NATS:    bus.ConnectConfig{CredsFile: o.natsCreds},
-		Embedded: bus.EmbeddedConfig{
-			Listen:  o.natsListen,
-			DataDir: o.dataDir,
+		NATS: bus.ConnectConfig{
+			CredsFile: o.natsCreds,
+			NKeyFile:  o.natsNKey,
+			User:      o.natsUser,
+			Password:  o.natsPassword,
+			Token:     o.natsToken,
+			TLSCA:     o.natsTLSCA,
+			TLSCert:   o.natsTLSCert,
+			TLSKey:    o.natsTLSKey,
 		},
+		Embedded: bus.EmbeddedConfig{
+			Listen:   o.natsListen,
+			DataDir:  o.dataDir,
+			User:     o.listenUser,
+			Password: o.listenPassword,
+			Token:    o.listenToken,
+		},
+		Provision: o.provision,
 		Streams: bus.StreamsConfig{
-			ContentStream:    o.stream,
-			ResultStream:     o.resultStream,
-			DeadLetterStream: o.deadStream,
-			Durable:          o.durable,
-			MaxAckPending:    o.inFlight,
+			ContentStream:      o.stream,
+			ResultStream:       o.resultStream,
+			DeadLetterStream:   o.deadStream,
+			Durable:            o.durable,
+			MaxAckPending:      o.inFlight,
+			Replicas:           o.replicas,
+			ResultMaxAge:       o.resultMaxAge,
+			DeadLetterMaxAge:   o.deadMaxAge,
+			ResultMaxBytes:     o.resultMaxBytes,
+			DeadLetterMaxBytes: o.deadMaxBytes,
 		},
 		Coalescer: handler.CoalescerConfig{
 			Linger:      o.linger,
@@ -44,6 +64,9 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 		Handler:         handler.Config{MaxEventBytes: o.maxEventBytes},
 		ShutdownTimeout: o.shutdownTimeout,
 		Logger:          log,
+	}
+	if err := o.checkNATS(cfg); err != nil {
+		return cfg, cleanup, err
 	}
 	if o.sandbox {
 		srv := akamaitest.NewServer(akamaitest.Options{MaxRecords: 10000})
@@ -68,6 +91,82 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 	return cfg, cleanup, nil
 }
 
+// checkNATS reports NATS flags that cannot work, before anything starts.
+func (o *options) checkNATS(cfg consumer.Config) error {
+	var errs []error
+	if o.replicas < 1 {
+		errs = append(errs, fmt.Errorf("--stream-replicas must be at least 1, not %d", o.replicas))
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"--result-max-age", o.resultMaxAge}, {"--deadletter-max-age", o.deadMaxAge}} {
+		if f.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, not %v", f.name, f.d))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		n    int64
+	}{{"--result-max-bytes", o.resultMaxBytes}, {"--deadletter-max-bytes", o.deadMaxBytes}} {
+		if f.n < 0 {
+			errs = append(errs, fmt.Errorf("%s must be 0 (no limit) or more, not %d", f.name, f.n))
+		}
+	}
+	client := setFlags([]struct{ name, v string }{
+		{"--nats-creds", o.natsCreds}, {"--nats-nkey", o.natsNKey}, {"--nats-user", o.natsUser},
+		{"--nats-password", o.natsPassword}, {"--nats-token", o.natsToken}, {"--nats-tls-ca", o.natsTLSCA},
+		{"--nats-tls-cert", o.natsTLSCert}, {"--nats-tls-key", o.natsTLSKey},
+	})
+	listen := setFlags([]struct{ name, v string }{
+		{"--nats-listen-user", o.listenUser}, {"--nats-listen-password", o.listenPassword}, {"--nats-listen-token", o.listenToken},
+	})
+	if o.natsURL == "" {
+		if len(client) > 0 {
+			errs = append(errs, fmt.Errorf("%s %s only with --nats-url (an existing NATS server); "+
+				"to require credentials of the embedded server's clients, use --nats-listen-user and --nats-listen-password, or --nats-listen-token",
+				strings.Join(client, ", "), verb(client)))
+		}
+		if o.replicas > 1 {
+			errs = append(errs, fmt.Errorf("--stream-replicas %d needs a NATS cluster (--nats-url): the embedded server is a single node", o.replicas))
+		}
+		if err := cfg.Embedded.Validate(); err != nil {
+			hint := ""
+			if len(listen) == 0 {
+				hint = " (--nats-listen-user and --nats-listen-password, or --nats-listen-token)"
+			}
+			errs = append(errs, fmt.Errorf("--nats-listen %s: %w%s", o.natsListen, err, hint))
+		}
+	} else {
+		if len(listen) > 0 {
+			errs = append(errs, fmt.Errorf("%s %s only to the embedded server, not with --nats-url", strings.Join(listen, ", "), verb(listen)))
+		}
+		if err := cfg.NATS.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// verb agrees "apply" with the number of flags.
+func verb(flags []string) string {
+	if len(flags) == 1 {
+		return "applies"
+	}
+	return "apply"
+}
+
+// setFlags returns the names of the flags that have a value.
+func setFlags(flags []struct{ name, v string }) []string {
+	var names []string
+	for _, f := range flags {
+		if f.v != "" {
+			names = append(names, f.name)
+		}
+	}
+	return names
+}
+
 func startConsumer(ctx context.Context, cfg consumer.Config) (*consumer.Consumer, error) {
 	return consumer.Start(ctx, cfg)
 }
@@ -76,22 +175,47 @@ func startConsumer(ctx context.Context, cfg consumer.Config) (*consumer.Consumer
 // redacted.
 func printConfig(w io.Writer, o *options, cfg consumer.Config) error {
 	view := map[string]any{
-		"nats_url":          consumer.RedactURLs(o.natsURL),
-		"nats_listen":       o.natsListen,
-		"data_dir":          o.dataDir,
-		"sandbox":           o.sandbox,
-		"akamai_url":        cfg.Akamai.BaseURL,
-		"akamai":            cfg.Akamai.Credentials.String(),
-		"stream":            cfg.Streams.ContentStream,
-		"result_stream":     cfg.Streams.ResultStream,
-		"deadletter_stream": cfg.Streams.DeadLetterStream,
-		"durable":           cfg.Streams.Durable,
-		"in_flight":         cfg.Streams.MaxAckPending,
-		"linger":            o.linger.String(),
-		"max_event_bytes":   o.maxEventBytes,
-		"shutdown_timeout":  o.shutdownTimeout.String(),
+		"nats_url":             consumer.RedactURLs(o.natsURL),
+		"nats_creds":           o.natsCreds,
+		"nats_nkey":            o.natsNKey,
+		"nats_user":            o.natsUser,
+		"nats_password":        redacted(o.natsPassword),
+		"nats_token":           redacted(o.natsToken),
+		"nats_tls_ca":          o.natsTLSCA,
+		"nats_tls_cert":        o.natsTLSCert,
+		"nats_tls_key":         o.natsTLSKey,
+		"nats_listen":          o.natsListen,
+		"nats_listen_user":     o.listenUser,
+		"nats_listen_password": redacted(o.listenPassword),
+		"nats_listen_token":    redacted(o.listenToken),
+		"provision":            o.natsURL == "" || o.provision,
+		"stream_replicas":      cfg.Streams.Replicas,
+		"result_max_age":       cfg.Streams.ResultMaxAge.String(),
+		"deadletter_max_age":   cfg.Streams.DeadLetterMaxAge.String(),
+		"result_max_bytes":     cfg.Streams.ResultMaxBytes,
+		"deadletter_max_bytes": cfg.Streams.DeadLetterMaxBytes,
+		"data_dir":             o.dataDir,
+		"sandbox":              o.sandbox,
+		"akamai_url":           cfg.Akamai.BaseURL,
+		"akamai":               cfg.Akamai.Credentials.String(),
+		"stream":               cfg.Streams.ContentStream,
+		"result_stream":        cfg.Streams.ResultStream,
+		"deadletter_stream":    cfg.Streams.DeadLetterStream,
+		"durable":              cfg.Streams.Durable,
+		"in_flight":            cfg.Streams.MaxAckPending,
+		"linger":               o.linger.String(),
+		"max_event_bytes":      o.maxEventBytes,
+		"shutdown_timeout":     o.shutdownTimeout.String(),
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(view)
+}
+
+// redacted shows whether a secret is set, never the secret.
+func redacted(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "[redacted]"
 }

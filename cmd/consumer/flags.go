@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 )
+
+// secretFlags are the flags whose values are never printed or logged.
+var secretFlags = map[string]bool{"nats-password": true, "nats-token": true, "nats-listen-password": true, "nats-listen-token": true}
 
 // options are the command line, after the environment filled in what the
 // flags did not set.
@@ -15,6 +19,22 @@ type options struct {
 	natsURL         string
 	natsListen      string
 	natsCreds       string
+	natsNKey        string
+	natsUser        string
+	natsPassword    string
+	natsToken       string
+	natsTLSCA       string
+	natsTLSCert     string
+	natsTLSKey      string
+	listenUser      string
+	listenPassword  string
+	listenToken     string
+	provision       bool
+	replicas        int
+	resultMaxAge    time.Duration
+	deadMaxAge      time.Duration
+	resultMaxBytes  int64
+	deadMaxBytes    int64
 	dataDir         string
 	edgerc          string
 	section         string
@@ -34,6 +54,28 @@ type options struct {
 	logFormat       string
 	logLevel        string
 	printConfig     bool
+}
+
+// envNames are the environment variables of a flag, the first winning:
+// envName, then the name natscli reads for the same setting, if any, so
+// that an environment set up for the nats CLI works as it is.
+func envNames(flagName string) []string {
+	if alias, ok := natscliEnv[flagName]; ok {
+		return []string{envName(flagName), alias}
+	}
+	return []string{envName(flagName)}
+}
+
+// natscliEnv are natscli's environment variables (nats --help) for flags
+// whose own variable is envName's PURGEBUS_ one.
+var natscliEnv = map[string]string{
+	"nats-nkey":     "NATS_NKEY",
+	"nats-user":     "NATS_USER",
+	"nats-password": "NATS_PASSWORD",
+	"nats-token":    "NATS_TOKEN",
+	"nats-tls-ca":   "NATS_CA",
+	"nats-tls-cert": "NATS_CERT",
+	"nats-tls-key":  "NATS_KEY",
 }
 
 // envName is the environment variable of a flag: PURGEBUS_ and the flag's
@@ -58,9 +100,25 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	o := &options{}
 	fs := flag.NewFlagSet("consumer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.natsURL, "nats-url", "", "connect to this NATS server or cluster (comma-separated URLs) instead of starting an embedded one")
+	fs.StringVar(&o.natsURL, "nats-url", "", "connect to this NATS server or cluster (comma-separated URLs) instead of starting an embedded one; its streams must exist unless --provision")
 	fs.StringVar(&o.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (loopback by default)")
-	fs.StringVar(&o.natsCreds, "nats-creds", "", "NATS credentials file for --nats-url")
+	fs.StringVar(&o.natsCreds, "nats-creds", "", "NATS credentials file (.creds) for --nats-url")
+	fs.StringVar(&o.natsNKey, "nats-nkey", "", "file holding the NKey seed (SU…) to authenticate to --nats-url with")
+	fs.StringVar(&o.natsUser, "nats-user", "", "user name for --nats-url (with --nats-password)")
+	fs.StringVar(&o.natsPassword, "nats-password", "", "password for --nats-url; prefer the environment to the command line, which other users can see")
+	fs.StringVar(&o.natsToken, "nats-token", "", "token for --nats-url; prefer the environment to the command line")
+	fs.StringVar(&o.natsTLSCA, "nats-tls-ca", "", "PEM file of the CAs that verify --nats-url's servers (implies TLS)")
+	fs.StringVar(&o.natsTLSCert, "nats-tls-cert", "", "PEM client certificate for mutual TLS with --nats-url (with --nats-tls-key)")
+	fs.StringVar(&o.natsTLSKey, "nats-tls-key", "", "PEM private key of --nats-tls-cert")
+	fs.StringVar(&o.listenUser, "nats-listen-user", "", "user name the embedded NATS server requires (with --nats-listen-password); required, or a token, unless --nats-listen is loopback")
+	fs.StringVar(&o.listenPassword, "nats-listen-password", "", "password the embedded NATS server requires of --nats-listen-user")
+	fs.StringVar(&o.listenToken, "nats-listen-token", "", "token the embedded NATS server requires, instead of a user and password")
+	fs.BoolVar(&o.provision, "provision", false, "create or update the streams and the durable consumer on --nats-url at start; without it they must exist (always on for the embedded server)")
+	fs.IntVar(&o.replicas, "stream-replicas", 1, "copies of each stream, with --provision; more than 1 needs a NATS cluster")
+	fs.DurationVar(&o.resultMaxAge, "result-max-age", 7*24*time.Hour, "how long the result stream keeps results, with --provision")
+	fs.DurationVar(&o.deadMaxAge, "deadletter-max-age", 30*24*time.Hour, "how long the dead-letter stream keeps dead letters, with --provision")
+	fs.Int64Var(&o.resultMaxBytes, "result-max-bytes", 0, "largest size in bytes of the result stream, oldest results dropped first, with --provision; 0 means no limit")
+	fs.Int64Var(&o.deadMaxBytes, "deadletter-max-bytes", 0, "largest size in bytes of the dead-letter stream, with --provision; 0 means no limit")
 	fs.StringVar(&o.dataDir, "data-dir", "purgebus-data", "JetStream store directory of the embedded NATS server")
 	fs.StringVar(&o.edgerc, "edgerc", "", "Akamai .edgerc file (default ~/.edgerc)")
 	fs.StringVar(&o.section, "section", "", "section of the .edgerc file (default ccu)")
@@ -71,7 +129,7 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&o.resultStream, "result-stream", "PURGE_RESULTS", "JetStream stream of purge results")
 	fs.StringVar(&o.deadStream, "deadletter-stream", "PURGE_DEADLETTER", "JetStream stream of dead letters")
 	fs.StringVar(&o.durable, "durable", "purgebus", "durable consumer name, shared by all replicas")
-	fs.IntVar(&o.inFlight, "in-flight", 1000, "events in flight at once (the durable's MaxAckPending)")
+	fs.IntVar(&o.inFlight, "in-flight", 1000, "events in flight at once (the durable's MaxAckPending, set when provisioning; otherwise the existing durable's applies)")
 	fs.DurationVar(&o.linger, "linger", 50*time.Millisecond, "how long a batch waits for more objects before it is sent")
 	fs.IntVar(&o.maxEventBytes, "max-event-bytes", 256<<10, "largest event accepted; larger ones are dead-lettered")
 	fs.IntVar(&o.maxAttempts, "max-attempts", 5, "tries of one purge request on transient errors before its events are redelivered later")
@@ -87,16 +145,25 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 			if f.DefValue != "" && f.DefValue != "false" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(stderr, "  --%s [%s]\n    \t%s%s\n", f.Name, envName(f.Name), f.Usage, def)
+			fmt.Fprintf(stderr, "  --%s [%s]\n    \t%s%s\n", f.Name, strings.Join(envNames(f.Name), ", "), f.Usage, def)
 		})
 		fmt.Fprintf(stderr, "\nAkamai credentials come from the .edgerc file and the AKAMAI_HOST, AKAMAI_CLIENT_TOKEN,\nAKAMAI_CLIENT_SECRET, AKAMAI_ACCESS_TOKEN (and AKAMAI_<SECTION>_…) variables; the environment wins.\n")
 	}
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		if v, ok := lookupEnv(envName(f.Name)); ok && v != "" {
-			if err := f.Value.Set(v); err != nil && envErr == nil {
-				envErr = fmt.Errorf("environment %s=%q: %w", envName(f.Name), v, err)
+		for _, name := range envNames(f.Name) {
+			v, ok := lookupEnv(name)
+			if !ok || v == "" {
+				continue
 			}
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				shown := strconv.Quote(v)
+				if secretFlags[f.Name] {
+					shown = "[redacted]"
+				}
+				envErr = fmt.Errorf("environment %s=%s: %w", name, shown, err)
+			}
+			break
 		}
 	})
 	if envErr != nil {

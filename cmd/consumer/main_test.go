@@ -3,9 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -181,6 +189,23 @@ var flagEnv = map[string]string{
 	"log-format":         "PURGEBUS_LOG_FORMAT",
 	"log-level":          "PURGEBUS_LOG_LEVEL",
 	"print-config":       "PURGEBUS_PRINT_CONFIG",
+	// natscli's names second (nats --help), so a natscli environment works.
+	"nats-nkey":            "PURGEBUS_NATS_NKEY, NATS_NKEY",
+	"nats-user":            "PURGEBUS_NATS_USER, NATS_USER",
+	"nats-password":        "PURGEBUS_NATS_PASSWORD, NATS_PASSWORD",
+	"nats-token":           "PURGEBUS_NATS_TOKEN, NATS_TOKEN",
+	"nats-tls-ca":          "PURGEBUS_NATS_TLS_CA, NATS_CA",
+	"nats-tls-cert":        "PURGEBUS_NATS_TLS_CERT, NATS_CERT",
+	"nats-tls-key":         "PURGEBUS_NATS_TLS_KEY, NATS_KEY",
+	"nats-listen-user":     "PURGEBUS_NATS_LISTEN_USER",
+	"nats-listen-password": "PURGEBUS_NATS_LISTEN_PASSWORD",
+	"nats-listen-token":    "PURGEBUS_NATS_LISTEN_TOKEN",
+	"provision":            "PURGEBUS_PROVISION",
+	"stream-replicas":      "PURGEBUS_STREAM_REPLICAS",
+	"result-max-age":       "PURGEBUS_RESULT_MAX_AGE",
+	"deadletter-max-age":   "PURGEBUS_DEADLETTER_MAX_AGE",
+	"result-max-bytes":     "PURGEBUS_RESULT_MAX_BYTES",
+	"deadletter-max-bytes": "PURGEBUS_DEADLETTER_MAX_BYTES",
 }
 
 func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
@@ -200,7 +225,7 @@ func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
 			if !strings.HasPrefix(line, "  --") {
 				continue
 			}
-			if !ok || rest != envName(name)+"]" || !strings.HasPrefix(rest, "AKAMAI_") && !strings.HasPrefix(rest, "NATS_") && !strings.HasPrefix(rest, "PURGEBUS_") {
+			if !ok || rest != strings.Join(envNames(name), ", ")+"]" || !strings.HasPrefix(rest, "AKAMAI_") && !strings.HasPrefix(rest, "NATS_") && !strings.HasPrefix(rest, "PURGEBUS_") {
 				t.Errorf("%s: flag line %q does not end with its environment variable", arg, line)
 			}
 		}
@@ -289,7 +314,7 @@ func TestBadValuesAreNamed(t *testing.T) {
 }
 
 func TestPrintConfigRedactsSecrets(t *testing.T) {
-	secrets := []string{"s3cr3t-XYZ=", "akab-client-token-XYZ", "akab-access-token-XYZ", "hunter2"}
+	secrets := []string{"s3cr3t-XYZ=", "akab-client-token-XYZ", "akab-access-token-XYZ", "hunter2", "tok-XYZ", "listen-pw-XYZ", "listen-tok-XYZ"}
 	vars := map[string]string{
 		"AKAMAI_HOST":          "akab-host-XYZ.luna.akamaiapis.net",
 		"AKAMAI_CLIENT_TOKEN":  "akab-client-token-XYZ",
@@ -303,6 +328,10 @@ func TestPrintConfigRedactsSecrets(t *testing.T) {
 		{"credentials from the environment", nil},
 		{"password in the NATS URL", []string{"--nats-url", "nats://purge:hunter2@10.0.0.1:4222,nats://purge:hunter2@10.0.0.2:4222"}},
 		{"token in the NATS URL", []string{"--nats-url", "nats://hunter2@10.0.0.1:4222"}},
+		{"NATS password flag", []string{"--nats-url", "nats://10.0.0.1:4222", "--nats-user", "purge", "--nats-password", "hunter2"}},
+		{"NATS token flag", []string{"--nats-url", "nats://10.0.0.1:4222", "--nats-token", "tok-XYZ"}},
+		{"embedded server password", []string{"--nats-listen-user", "purge", "--nats-listen-password", "listen-pw-XYZ"}},
+		{"embedded server token", []string{"--nats-listen", "0.0.0.0:4222", "--nats-listen-token", "listen-tok-XYZ"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, out := printedConfig(t, tc.args, vars)
@@ -317,10 +346,19 @@ func TestPrintConfigRedactsSecrets(t *testing.T) {
 			if cfg["sandbox"] != false {
 				t.Errorf("sandbox = %v", cfg["sandbox"])
 			}
-			if tc.args != nil {
+			if tc.args != nil && tc.args[0] == "--nats-url" {
 				if u, _ := cfg["nats_url"].(string); !strings.Contains(u, "10.0.0.1:4222") {
 					t.Errorf("nats_url = %q, want the servers shown", u)
 				}
+			}
+			// Set secrets show that they are set.
+			for _, k := range []string{"nats_password", "nats_token", "nats_listen_password", "nats_listen_token"} {
+				if v := cfg[k]; v != "" && v != "[redacted]" {
+					t.Errorf("%s = %v", k, v)
+				}
+			}
+			if strings.Contains(strings.Join(tc.args, " "), "password") && cfg["nats_password"] != "[redacted]" && cfg["nats_listen_password"] != "[redacted]" {
+				t.Errorf("a password was set but the configuration shows none:\n%s", out)
 			}
 		})
 	}
@@ -423,4 +461,347 @@ func TestSandboxEndToEnd(t *testing.T) {
 	if !portFree(addr) {
 		t.Errorf("port %s still bound after run returned", addr)
 	}
+}
+
+// TestNATSFlags: every NATS flag reaches the configuration, from the flag,
+// PURGEBUS_NATS_… or natscli's variable, in that order of precedence.
+func TestNATSFlags(t *testing.T) {
+	url := []string{"--nats-url", "nats://10.0.0.1:4222"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		vars map[string]string
+		want map[string]any
+	}{
+		{"natscli environment", url, map[string]string{
+			"NATS_USER": "cli-user", "NATS_PASSWORD": "pw", "NATS_CA": "/ca.pem", "NATS_CERT": "/c.pem", "NATS_KEY": "/k.pem",
+		}, map[string]any{"nats_user": "cli-user", "nats_password": "[redacted]", "nats_tls_ca": "/ca.pem", "nats_tls_cert": "/c.pem", "nats_tls_key": "/k.pem"}},
+		{"PURGEBUS_ beats natscli", url, map[string]string{
+			"NATS_USER": "cli-user", "PURGEBUS_NATS_USER": "pb-user", "PURGEBUS_NATS_PASSWORD": "pw", "NATS_TLS_CA": "/ignored.pem",
+		}, map[string]any{"nats_user": "pb-user", "nats_tls_ca": ""}},
+		{"flag beats both", append([]string{"--nats-user", "flag-user"}, url...), map[string]string{
+			"NATS_USER": "cli-user", "PURGEBUS_NATS_USER": "pb-user", "NATS_PASSWORD": "pw",
+		}, map[string]any{"nats_user": "flag-user"}},
+		{"token", url, map[string]string{"NATS_TOKEN": "t"}, map[string]any{"nats_token": "[redacted]", "nats_user": ""}},
+		{"nkey", url, map[string]string{"NATS_NKEY": "/seed.nk"}, map[string]any{"nats_nkey": "/seed.nk"}},
+		{"creds", url, map[string]string{"NATS_CREDS": "/u.creds"}, map[string]any{"nats_creds": "/u.creds"}},
+		{"streams", append([]string{"--stream-replicas", "3", "--result-max-age", "24h", "--deadletter-max-bytes", "1000000"}, url...),
+			map[string]string{"PURGEBUS_DEADLETTER_MAX_AGE": "2160h", "PURGEBUS_RESULT_MAX_BYTES": "5000"},
+			map[string]any{"stream_replicas": 3.0, "result_max_age": "24h0m0s", "deadletter_max_age": "2160h0m0s", "result_max_bytes": 5000.0, "deadletter_max_bytes": 1e6}},
+		{"stream defaults", nil, nil, map[string]any{"stream_replicas": 1.0, "result_max_age": "168h0m0s", "deadletter_max_age": "720h0m0s", "result_max_bytes": 0.0}},
+		{"embedded is always provisioned", []string{"--provision=false"}, nil, map[string]any{"provision": true}},
+		{"existing NATS is verified", url, nil, map[string]any{"provision": false}},
+		{"existing NATS provisioned", url, map[string]string{"PURGEBUS_PROVISION": "true"}, map[string]any{"provision": true}},
+		{"embedded with auth", []string{"--nats-listen", "0.0.0.0:4222"}, map[string]string{"PURGEBUS_NATS_LISTEN_USER": "u", "PURGEBUS_NATS_LISTEN_PASSWORD": "p"},
+			map[string]any{"nats_listen": "0.0.0.0:4222", "nats_listen_user": "u", "nats_listen_password": "[redacted]"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, out := printedConfig(t, append([]string{"--sandbox"}, tc.args...), tc.vars)
+			for k, want := range tc.want {
+				if got := cfg[k]; got != want {
+					t.Errorf("%s = %#v, want %#v\n%s", k, got, want, out)
+				}
+			}
+		})
+	}
+}
+
+// TestNATSFlagMistakes: flags that cannot work together are refused with
+// the flags named, before anything starts.
+func TestNATSFlagMistakes(t *testing.T) {
+	url := []string{"--nats-url", "nats://10.0.0.1:4222"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		vars map[string]string
+		want []string
+	}{
+		{"client credentials without --nats-url", []string{"--nats-user", "u", "--nats-password", "p"}, nil,
+			[]string{"--nats-user, --nats-password apply only with --nats-url", "--nats-listen-user"}},
+		{"natscli environment without --nats-url", nil, map[string]string{"NATS_CREDS": "/u.creds"}, []string{"--nats-creds"}},
+		{"listen credentials with --nats-url", append([]string{"--nats-listen-token", "t"}, url...), nil, []string{"--nats-listen-token applies only to the embedded server"}},
+		{"open network without auth", []string{"--nats-listen", "0.0.0.0:4222"}, nil, []string{"--nats-listen 0.0.0.0:4222", "needs authentication", "--nats-listen-user and --nats-listen-password, or --nats-listen-token"}},
+		{"every interface without auth", []string{"--nats-listen", ":4222"}, nil, []string{"needs authentication"}},
+		{"LAN address without auth", []string{"--nats-listen", "192.168.1.10:4222"}, nil, []string{"needs authentication"}},
+		{"listen user without password", []string{"--nats-listen-user", "u"}, nil, []string{"user and password"}},
+		{"replicas on the embedded server", []string{"--stream-replicas", "3"}, nil, []string{"--stream-replicas 3 needs a NATS cluster"}},
+		{"no replicas", append([]string{"--stream-replicas", "0"}, url...), nil, []string{"--stream-replicas must be at least 1"}},
+		{"user without password", append([]string{"--nats-user", "u"}, url...), nil, []string{"user and password go together"}},
+		{"two ways to authenticate", append([]string{"--nats-token", "t", "--nats-creds", "/u.creds"}, url...), nil, []string{"choose one"}},
+		{"certificate without key", append([]string{"--nats-tls-cert", "/c.pem"}, url...), nil, []string{"certificate and key"}},
+		{"no retention", append([]string{"--result-max-age", "0s"}, url...), nil, []string{"--result-max-age must be positive"}},
+		{"negative size", append([]string{"--deadletter-max-bytes", "-1"}, url...), nil, []string{"--deadletter-max-bytes must be 0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runFor(t, append([]string{"--sandbox", "--print-config"}, tc.args...), tc.vars)
+			if err == nil {
+				t.Fatalf("run succeeded:\n%s", out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+	// Refused before the port or the data directory is touched.
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	out, err := runFor(t, []string{"--sandbox", "--nats-listen", "0.0.0.0:" + port, "--data-dir", dataDir}, nil)
+	if err == nil || !strings.Contains(err.Error(), "needs authentication") {
+		t.Fatalf("run on an open address without auth: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) || !portFree(addr) || strings.Contains(out, "embedded NATS started") {
+		t.Errorf("the port or the data directory was touched (stat: %v):\n%s", err, out)
+	}
+}
+
+// background runs the consumer until the returned stop is called, which
+// returns run's error.
+func background(t *testing.T, args []string, vars map[string]string) (out *syncBuffer, stop func() error) {
+	t.Helper()
+	out = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, env(t, vars), out) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				err = errors.New("run did not return within 30 s of the cancel")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("run: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("consumer output:\n%s", out.String())
+		}
+	})
+	return out, stop
+}
+
+// purgeOne publishes an event and waits for its result, retrying the
+// publish until the consumer's streams exist.
+func purgeOne(t *testing.T, nc *nats.Conn, id string) {
+	t.Helper()
+	results, err := nc.SubscribeSync("purge.result.*." + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer results.Unsubscribe()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := js.Publish(ctx, "content.changed.test", []byte(`{"id":"`+id+`","urls":["https://www.example.com/`+id+`"]}`))
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publish: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	msg, err := results.NextMsg(20 * time.Second)
+	if err != nil {
+		t.Fatalf("no result for %s: %v", id, err)
+	}
+	if msg.Subject != "purge.result.succeeded."+id {
+		t.Errorf("result on %s", msg.Subject)
+	}
+}
+
+// TestExistingNATSWithTLSAndPassword runs the consumer against an
+// existing JetStream server that requires TLS and a password: a wrong
+// password is a clear error; without --provision the missing streams are
+// named; --provision creates them with the flags' settings; after that
+// the consumer starts without --provision.
+func TestExistingNATSWithTLSAndPassword(t *testing.T) {
+	dir := t.TempDir()
+	ca, cert, key := testCerts(t, dir)
+	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cert, KeyFile: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
+		JetStream: true, StoreDir: filepath.Join(dir, "js"),
+		TLSConfig: tc, TLSTimeout: 5,
+		Users: []*server.User{{Username: "purge", Password: "hunter2"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	url := "tls://" + srv.Addr().String()
+	args := []string{"--sandbox", "--nats-url", url, "--linger", "10ms", "--shutdown-timeout", "5s"}
+	vars := map[string]string{"NATS_USER": "purge", "PURGEBUS_NATS_PASSWORD": "hunter2", "NATS_CA": ca}
+
+	out, err := runFor(t, args, map[string]string{"NATS_USER": "purge", "NATS_PASSWORD": "wrong-pw-XYZ", "NATS_CA": ca})
+	t.Logf("wrong password: %v", err)
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") || !strings.Contains(err.Error(), `as user "purge"`) {
+		t.Errorf("wrong password: %v, want an authorization violation naming the user", err)
+	}
+	if err != nil && (strings.Contains(err.Error()+out, "wrong-pw-XYZ") || strings.Contains(err.Error()+out, "hunter2")) {
+		t.Errorf("a password leaked: %v\n%s", err, out)
+	}
+	out, err = runFor(t, args, map[string]string{"NATS_USER": "purge", "NATS_PASSWORD": "hunter2"})
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("without the CA: %v, want a certificate error\n%s", err, out)
+	}
+	t.Logf("without the CA: %v", err)
+
+	out, err = runFor(t, args, vars)
+	if err == nil {
+		t.Fatalf("started on a server without the streams:\n%s", out)
+	}
+	t.Logf("without --provision: %v", err)
+	for _, w := range []string{"stream CONTENT", "stream PURGE_RESULTS", "stream PURGE_DEADLETTER", "--provision"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+
+	nc, err := nats.Connect(url, nats.UserInfo("purge", "hunter2"), nats.RootCAs(ca))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := streamCount(t, js); n != 0 {
+		t.Errorf("%d streams created without --provision", n)
+	}
+
+	_, stop := background(t, append([]string{"--provision", "--result-max-age", "1h", "--in-flight", "77"}, args...), vars)
+	purgeOne(t, nc, "tls-1")
+	if err := stop(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "PURGE_RESULTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if age := s.CachedInfo().Config.MaxAge; age != time.Hour {
+		t.Errorf("result stream max age %v, want --result-max-age 1h", age)
+	}
+
+	// Provisioned: starts without --provision, and the durable's own
+	// in-flight limit applies.
+	out2, stop := background(t, append([]string{"--in-flight", "5"}, args...), vars)
+	purgeOne(t, nc, "tls-2")
+	if err := stop(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if o := out2.String(); !strings.Contains(o, "in_flight=77") || !strings.Contains(o, "configured_in_flight=5") {
+		t.Errorf("the durable's in-flight limit (77) should apply and be logged:\n%s", o)
+	}
+}
+
+func streamCount(t *testing.T, js jetstream.JetStream) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n := 0
+	for range js.StreamNames(ctx).Name() {
+		n++
+	}
+	return n
+}
+
+// TestEmbeddedOpenWithPassword opens the embedded server on every
+// interface with a password: clients need it, and the consumer's own
+// in-process connections have it.
+func TestEmbeddedOpenWithPassword(t *testing.T) {
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	_, stop := background(t, []string{"--sandbox", "--nats-listen", "0.0.0.0:" + port, "--data-dir", filepath.Join(t.TempDir(), "data"),
+		"--linger", "10ms", "--shutdown-timeout", "5s"},
+		map[string]string{"PURGEBUS_NATS_LISTEN_USER": "purge", "PURGEBUS_NATS_LISTEN_PASSWORD": "hunter2"})
+	url := "nats://" + addr
+	var nc *nats.Conn
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		if nc, err = nats.Connect(url, nats.UserInfo("purge", "hunter2")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("embedded NATS not reachable at %s: %v", url, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer nc.Close()
+	if _, err := nats.Connect(url); !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("connect without the password: %v, want an authorization violation", err)
+	}
+	purgeOne(t, nc, "open-1")
+	if err := stop(); err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
+
+// testCerts writes a CA and a server certificate for 127.0.0.1 into dir.
+func testCerts(t *testing.T, dir string) (ca, cert, key string) {
+	t.Helper()
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server-key.pem", "EC PRIVATE KEY", keyDER)
 }

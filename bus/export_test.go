@@ -1,0 +1,4 @@
+package bus
+
+// SubjectCovers exposes subjectCovers to the tests.
+var SubjectCovers = subjectCovers
