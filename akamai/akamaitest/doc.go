@@ -57,7 +57,7 @@
 //  8. Every object must be valid, or the whole request fails with 400
 //     naming the first bad one in detail: URLs must be absolute http or
 //     https URLs of printable ASCII without spaces ("bad URL"; non-ASCII is
-//     refused, not percent-encoded, as Akamai does), or ARLs (/L/… or /D/…),
+//     refused, not percent-encoded, as Akamai does), or ARLs (/L/…, /=/…),
 //     or, with "hostname" (which must be a host name: "bad URL hostname"),
 //     paths starting with '/'; tags at most 128 characters from letters,
 //     digits and !#$%'+-.^_`|~& ("bad tag"); CP codes positive ("bad

@@ -166,5 +166,7 @@ func plainURL(u string) bool {
 			return false
 		}
 	}
-	return rest != "" && strings.IndexByte("/?#:", rest[0]) < 0
+	// Characters a browser would percent-encode send the URL the slow
+	// way, through the same check as the client's normalisation.
+	return rest != "" && strings.IndexByte("/?#:", rest[0]) < 0 && !strings.ContainsAny(rest, "\"<>\\^`{|}")
 }

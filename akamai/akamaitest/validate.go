@@ -174,7 +174,8 @@ func validateObject(t akamai.Type, pb purgeBody, obj string) *badRequest {
 }
 
 // validateURL accepts what Akamai accepts in a url request: absolute http
-// and https URLs in plain ASCII, ARLs (/L/… or /D/…), and, with a
+// and https URLs in plain ASCII, ARLs (/<type code>/…, as /L/… or /=/…
+// in X-Cache-Key), and, with a
 // hostname, absolute paths. Non-ASCII text, spaces and control characters
 // are refused, not percent-encoded. clean says obj is known to have none.
 func validateURL(hostname, obj string, clean bool) *badRequest {
@@ -200,7 +201,7 @@ func validateURL(hostname, obj string, clean bool) *badRequest {
 			return bad("with a hostname, each object must be a path starting with '/'")
 		}
 		return nil
-	case strings.HasPrefix(obj, "/L/"), strings.HasPrefix(obj, "/D/"):
+	case len(obj) > 3 && obj[0] == '/' && obj[1] != '/' && obj[2] == '/':
 		return nil // an ARL
 	case plainURL(obj):
 		return nil // what NormalizeObject accepts unchanged, without its copy
