@@ -56,6 +56,10 @@ func TestNATSServerRestart(t *testing.T) {
 		Akamai:    akamai.Config{Credentials: fake.Credentials(), BaseURL: fake.URL()},
 		Coalescer: handler.CoalescerConfig{
 			Backoff: func(int) time.Duration { return 50 * time.Millisecond },
+			// Small requests, a few at a time: results trickle in, so the
+			// shutdown finds events in flight.
+			MaxObjects:  map[akamai.Type]int{akamai.TypeURL: 40},
+			MaxInFlight: 2,
 		},
 		// Acks lost with the connection are made good by redelivery
 		// after AckWait; keep it short so the test is too.
