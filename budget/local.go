@@ -31,6 +31,36 @@ type Local struct {
 	now      func() time.Time
 	requests *rate.Limiter
 	objects  [3]*rate.Limiter // by index(type)
+	// rival estimates what other clients of the account spend, per
+	// bucket (requests, then objects by index), so that purgebus leaves
+	// it to them instead of meeting 429s.
+	rival [4]rivalRate
+}
+
+// rivalRate is an estimate of the tokens per second that other clients
+// take from a bucket, from the gaps between our levels and Akamai's.
+type rivalRate struct {
+	nominal  float64   // the bucket's refill rate, before headroom
+	perSec   float64   // smoothed estimate of the others' spending
+	observed time.Time // when Akamai last reported the bucket
+}
+
+// update folds in that others spent excess tokens since the last report
+// and returns the refill rate left for purgebus.
+func (r *rivalRate) update(now time.Time, excess, headroom float64) float64 {
+	if !r.observed.IsZero() {
+		if dt := now.Sub(r.observed).Seconds(); dt > 0.001 {
+			// Our bucket already refills slower by the estimate, so the
+			// excess measures the estimate's error: half of it is
+			// corrected at each report, and a rival that stops is
+			// forgotten as fast. Our own requests that Akamai has not
+			// counted yet make the excess look smaller, never larger.
+			r.perSec = max(0, r.perSec+0.5*excess/dt)
+		}
+	}
+	r.observed = now
+	// Never below a twentieth of the bucket: purgebus must go on.
+	return max(r.nominal*(1-headroom)-r.perSec, r.nominal/20)
 }
 
 var bucketNames = [...]string{"url", "cpcode", "tag"}
@@ -65,8 +95,10 @@ func NewLocal(cfg Config) (*Local, error) {
 		return rate.NewLimiter(rate.Limit(bk.PerSecond*(1-b.headroom)), bk.Capacity)
 	}
 	b.requests = newLimiter(lim.Requests)
+	b.rival[0].nominal = lim.Requests.PerSecond
 	for i, t := range []akamai.Type{akamai.TypeURL, akamai.TypeCPCode, akamai.TypeTag} {
 		b.objects[i] = newLimiter(lim.Objects(t))
+		b.rival[i+1].nominal = lim.Objects(t).PerSecond
 	}
 	return b, nil
 }
@@ -112,31 +144,34 @@ func (b *Local) Observe(t akamai.Type, rl akamai.RateLimit) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
-	adopt := func(lim *rate.Limiter, capacity int, perSecond float64, fields akamai.RateLimitFields, capField, rateField akamai.RateLimitFields) {
+	adopt := func(lim *rate.Limiter, r *rivalRate, capacity int, perSecond float64, fields akamai.RateLimitFields, capField, rateField akamai.RateLimitFields) {
 		if fields&capField != 0 && capacity > 0 && capacity != lim.Burst() {
 			lim.SetBurstAt(now, capacity)
 		}
 		if fields&rateField != 0 && perSecond > 0 {
-			want := rate.Limit(perSecond * (1 - b.headroom))
-			if math.Abs(float64(want-lim.Limit())) > 0.001*float64(want) {
-				lim.SetLimitAt(now, want)
+			r.nominal = perSecond
+		}
+	}
+	// lower brings our level down to Akamai's, and our refill rate down
+	// by what others seem to spend.
+	lower := func(lim *rate.Limiter, r *rivalRate, remaining int, has bool) {
+		excess := 0.0
+		if has {
+			if excess = lim.TokensAt(now) - float64(remaining); excess >= 1 {
+				lim.ReserveN(now, int(excess))
 			}
 		}
-	}
-	lower := func(lim *rate.Limiter, remaining int) {
-		if excess := lim.TokensAt(now) - float64(remaining); excess >= 1 {
-			lim.ReserveN(now, int(excess))
+		want := rate.Limit(r.update(now, excess, b.headroom))
+		if math.Abs(float64(want-lim.Limit())) > 0.001*float64(want) {
+			lim.SetLimitAt(now, want)
 		}
 	}
-	obj := b.objects[index(t)]
-	adopt(b.requests, rl.Limit, rl.LimitPerSecond, rl.Fields, akamai.FieldLimit, akamai.FieldLimitPerSecond)
-	adopt(obj, rl.LimitObjects, rl.LimitPerSecondObjects, rl.Fields, akamai.FieldLimitObjects, akamai.FieldLimitPerSecondObjects)
-	if rl.Has(akamai.FieldRemaining) {
-		lower(b.requests, rl.Remaining)
-	}
-	if rl.Has(akamai.FieldRemainingObjects) {
-		lower(obj, rl.RemainingObjects)
-	}
+	i := index(t)
+	obj := b.objects[i]
+	adopt(b.requests, &b.rival[0], rl.Limit, rl.LimitPerSecond, rl.Fields, akamai.FieldLimit, akamai.FieldLimitPerSecond)
+	adopt(obj, &b.rival[i+1], rl.LimitObjects, rl.LimitPerSecondObjects, rl.Fields, akamai.FieldLimitObjects, akamai.FieldLimitPerSecondObjects)
+	lower(b.requests, &b.rival[0], rl.Remaining, rl.Has(akamai.FieldRemaining))
+	lower(obj, &b.rival[i+1], rl.RemainingObjects, rl.Has(akamai.FieldRemainingObjects))
 }
 
 // Capacity implements Budget.

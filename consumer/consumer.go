@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -22,6 +24,8 @@ import (
 	"github.com/purgebus/purgebus/budget"
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/handler"
+	"github.com/purgebus/purgebus/metrics"
+	"github.com/purgebus/purgebus/routing"
 )
 
 // Config configures a Consumer.
@@ -76,6 +80,15 @@ type Config struct {
 	Unpaced bool
 	// Handler configures event handling.
 	Handler handler.Config
+	// Routing, when set, routes objects among several Akamai accounts
+	// and guards what may be purged (see package routing); Accounts holds
+	// each account's client configuration under the names Routing uses.
+	// Without Routing every object goes to the one account of Akamai.
+	Routing  *routing.Config
+	Accounts map[string]Account
+	// Metrics, when set, counts events, requests, tokens and circuit
+	// states, and instruments the watermill router.
+	Metrics *metrics.Metrics
 	// ResultWindow bounds unacknowledged asynchronous result publishes
 	// (1,000 when 0).
 	ResultWindow int
@@ -93,10 +106,10 @@ type Consumer struct {
 	embedded  *bus.Embedded
 	conns     []*nats.Conn
 	router    *message.Router
-	coalescer *handler.Coalescer
+	accounts  []*account
 	sub       *bus.Subscriber
-	circuit   *handler.Circuit
-	budget    budget.Budget
+	js        jetstream.JetStream
+	pauseMu   sync.Mutex // serializes pausing the subscriber for the circuits
 	routerErr chan error
 	url       string
 }
@@ -114,9 +127,24 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	cfg.Streams = cfg.Streams.Defaults()
 	// Credentials are checked before anything touches the port or the
 	// data directory.
-	client, err := akamai.NewClient(cfg.Akamai)
+	acfgs, err := accountConfigs(cfg)
 	if err != nil {
 		return nil, err
+	}
+	clients := make(map[string]*akamai.Client, len(acfgs))
+	for name, a := range acfgs {
+		if clients[name], err = akamai.NewClient(a.Akamai); err != nil {
+			if cfg.Routing != nil {
+				err = fmt.Errorf("consumer: account %s: %w", name, err)
+			}
+			return nil, err
+		}
+	}
+	var router *routing.Router
+	if cfg.Routing != nil {
+		if router, err = routing.NewRouter(cfg.Routing); err != nil {
+			return nil, fmt.Errorf("consumer: %w", err)
+		}
 	}
 	c := &Consumer{cfg: cfg, log: log, routerErr: make(chan error, 1)}
 	defer func() {
@@ -172,6 +200,7 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
+	c.js = js
 	if c.embedded != nil || cfg.Provision {
 		if err := bus.Provision(ctx, js, cfg.Streams); err != nil {
 			return nil, err
@@ -192,55 +221,37 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ccfg := cfg.Coalescer
-	if ccfg.Logger == nil {
-		ccfg.Logger = log.With("component", "purge")
-	}
-	if ccfg.MaxObjects == nil {
-		ccfg.MaxObjects = cfg.Akamai.MaxObjects
-	}
-	if ccfg.FlushAt == 0 {
-		ccfg.FlushAt = cfg.Streams.MaxAckPending
-	}
-	if ccfg.Budget == nil && !cfg.Unpaced {
-		switch ccfg.Budget = cfg.Budget; {
-		case ccfg.Budget == nil && cfg.SharedBudget:
-			var budgetConn *nats.Conn
-			if budgetConn, err = connect("budget"); err != nil {
-				return nil, err
-			}
-			if ccfg.Budget, err = sharedBudget(ctx, budgetConn, cfg, c.embedded != nil || cfg.Provision, log); err != nil {
-				return nil, err
-			}
-		case ccfg.Budget == nil:
-			if ccfg.Budget, err = budget.NewLocal(budget.Config{Limits: cfg.Limits}); err != nil {
-				return nil, fmt.Errorf("consumer: %w", err)
-			}
+	var shared func(string, Account) (budget.Budget, error)
+	if cfg.SharedBudget && !cfg.Unpaced {
+		budgetConn, err := connect("budget")
+		if err != nil {
+			return nil, err
+		}
+		shared = func(name string, a Account) (budget.Budget, error) {
+			return sharedBudget(ctx, budgetConn, cfg, name, a, c.embedded != nil || cfg.Provision, log)
 		}
 	}
-	if ccfg.Circuit == nil {
-		cc := cfg.Circuit
-		if cc.Probe == nil {
-			cc.Probe = func(ctx context.Context) error {
-				_, err := client.RateLimitStatus(ctx, akamai.TypeURL)
-				return err
-			}
+	names := slices.Sorted(maps.Keys(acfgs))
+	coalescers := make(map[string]*handler.Coalescer, len(names))
+	for _, name := range names {
+		acct, err := c.newAccount(name, acfgs[name], clients[name], shared)
+		if err != nil {
+			return nil, err
 		}
-		if cc.Logger == nil {
-			cc.Logger = log.With("component", "circuit")
-		}
-		cc.OnChange = c.circuitChanged
-		ccfg.Circuit = handler.NewCircuit(cc)
+		c.accounts = append(c.accounts, acct)
+		coalescers[name] = acct.coalescer
+		go acct.checkAkamai(log)
 	}
-	c.circuit = ccfg.Circuit
-	c.budget = ccfg.Budget
-	go c.checkAkamai(client)
-	c.coalescer = handler.NewCoalescer(client, ccfg)
 	hcfg := cfg.Handler
 	if hcfg.Logger == nil {
 		hcfg.Logger = log.With("component", "handler")
 	}
-	h := handler.New(c.coalescer, pub, hcfg)
+	hcfg.Router, hcfg.Accounts = router, coalescers
+	var hpub handler.Publisher = pub
+	if cfg.Metrics != nil {
+		hpub = cfg.Metrics.WrapPublisher(pub)
+	}
+	h := handler.New(c.accounts[0].coalescer, hpub, hcfg)
 
 	c.sub, err = bus.NewSubscriber(js, bus.SubscriberConfig{
 		Stream:       cfg.Streams.ContentStream,
@@ -259,9 +270,20 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
+	if m := cfg.Metrics; m != nil {
+		if err := m.InstrumentRouter(c.router); err != nil {
+			return nil, fmt.Errorf("consumer: %w", err)
+		}
+		c.router.AddMiddleware(m.Middleware)
+		if err := c.watch(ctx); err != nil {
+			return nil, err
+		}
+	}
 	c.router.AddMiddleware(h.PoisonMiddleware)
 	c.router.AddConsumerHandler("purge", cfg.Streams.ContentStream, c.sub, h.Handle)
 	go func() { c.routerErr <- c.router.Run(context.Background()) }()
+	// A circuit may have opened before the subscriber existed.
+	go c.syncPause()
 	select {
 	case <-c.router.Running():
 	case err := <-c.routerErr:
@@ -271,40 +293,48 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 		return nil, ctx.Err()
 	}
 	log.Info("consumer running", "nats", RedactURLs(c.url), "stream", cfg.Streams.ContentStream, "durable", cfg.Streams.Durable,
-		"in_flight", cfg.Streams.MaxAckPending, "akamai", akamaiTarget(cfg.Akamai))
+		"in_flight", cfg.Streams.MaxAckPending, "accounts", len(c.accounts), "akamai", akamaiTarget(c.accounts[0].cfg.Akamai))
 	return c, nil
 }
 
-// checkAkamai asks Akamai once at start for the buckets' levels, so the
-// budget starts from Akamai's truth, and trips the circuit at once when
-// the credentials are refused. Akamai being unreachable is no reason not
-// to start: events wait in JetStream, and requests retry.
-func (c *Consumer) checkAkamai(client *akamai.Client) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, t := range []akamai.Type{akamai.TypeURL, akamai.TypeTag, akamai.TypeCPCode} {
-		rl, err := client.RateLimitStatus(ctx, t)
-		switch {
-		case err == nil:
-			if c.budget != nil {
-				c.budget.Observe(t, rl)
-			}
-			continue
-		case handler.RefusesCredentials(err):
-			c.circuit.Trip(err)
-		default:
-			c.log.Warn("Akamai rate-limit status unavailable at start", "type", t, "err", err)
-		}
-		return
+// circuitChanged is told when Akamai starts or stops refusing an
+// account's credentials.
+func (c *Consumer) circuitChanged(account string, s handler.CircuitState, cause error) {
+	c.log.Debug("circuit", "account", account, "state", s.String(), "cause", cause)
+	c.cfg.Metrics.SetCircuit(account, int(s))
+	go c.syncPause()
+	if c.cfg.Circuit.OnChange != nil {
+		c.cfg.Circuit.OnChange(s, cause)
 	}
 }
 
-// circuitChanged is told when Akamai starts or stops refusing the
-// credentials.
-func (c *Consumer) circuitChanged(s handler.CircuitState, cause error) {
-	c.log.Debug("circuit", "state", s.String(), "cause", cause)
-	if c.cfg.Circuit.OnChange != nil {
-		c.cfg.Circuit.OnChange(s, cause)
+// syncPause stops pulling events while every account's circuit is open:
+// nothing could be purged, and the events are safer in JetStream than
+// held here. While any account can purge, events are taken; those of a
+// refused account wait in its coalescer. It reads the circuits' current
+// states, so calls that overtake each other still end right.
+func (c *Consumer) syncPause() {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if c.sub == nil {
+		return
+	}
+	refused := true
+	for _, a := range c.accounts {
+		if s, _ := a.circuit.State(); s == handler.CircuitClosed {
+			refused = false
+		}
+	}
+	switch {
+	case refused && !c.sub.Paused():
+		c.log.Warn("every account's credentials are refused: no more events are taken until Akamai accepts them")
+		c.sub.Pause()
+	case !refused && c.sub.Paused():
+		if err := c.sub.Resume(); err != nil {
+			c.log.Warn("cannot resume taking events", "err", err)
+			return
+		}
+		c.log.Info("taking events again")
 	}
 }
 
@@ -357,10 +387,20 @@ func (c *Consumer) Close() error {
 	// coalescer sends what is pending at once instead of lingering.
 	closed := make(chan error, 1)
 	go func() { closed <- c.router.Close() }()
-	if err := c.coalescer.Close(ctx); err != nil {
-		errs = append(errs, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, a := range c.accounts {
+		wg.Go(func() {
+			err := a.coalescer.Close(ctx)
+			a.circuit.Stop()
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("account %s: %w", a.name, err))
+				mu.Unlock()
+			}
+		})
 	}
-	c.circuit.Stop()
+	wg.Wait()
 	if err := <-closed; err != nil {
 		errs = append(errs, err)
 	}
@@ -387,7 +427,7 @@ func (c *Consumer) closeConns() {
 
 // sharedBudget opens the budget that the consumer's replicas share, on its
 // own connection so that its round trips never queue behind events.
-func sharedBudget(ctx context.Context, nc *nats.Conn, cfg Config, create bool, log *slog.Logger) (*budget.Shared, error) {
+func sharedBudget(ctx context.Context, nc *nats.Conn, cfg Config, name string, a Account, create bool, log *slog.Logger) (*budget.Shared, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
@@ -397,10 +437,15 @@ func sharedBudget(ctx context.Context, nc *nats.Conn, cfg Config, create bool, l
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
 	account := cfg.BudgetAccount
-	if account == "" {
-		account = cfg.Akamai.Credentials.AccountKey
+	if cfg.Routing != nil {
+		// The routing configuration's names are the fleet's shared
+		// names for its accounts.
+		account = name
 	}
-	b, err := budget.NewShared(ctx, budget.SharedConfig{KV: kv, Account: account, Limits: cfg.Limits, Logger: log.With("component", "budget")})
+	if account == "" {
+		account = a.Akamai.Credentials.AccountKey
+	}
+	b, err := budget.NewShared(ctx, budget.SharedConfig{KV: kv, Account: account, Limits: a.Limits, Logger: log.With("component", "budget", "account", name)})
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}

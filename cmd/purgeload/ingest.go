@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/purgebus/purgebus/akamai"
+	"github.com/purgebus/purgebus/akamai/akamaitest"
+	"github.com/purgebus/purgebus/bus"
+	"github.com/purgebus/purgebus/consumer"
+	"github.com/purgebus/purgebus/events"
+)
+
+// runIngest measures figure 2: how fast the consumer (unpaced, against a
+// fake Akamai without buckets) drains a backlog of events whose URLs
+// mostly repeat, from its start until every result is in, compared with a
+// bare nats.go durable consumer (Consume, ack each message) draining an
+// identical backlog on the same kind of server. The bare consumer drains
+// its backlog twice, before and after the consumer's run, and the mean is
+// the baseline, so that a load change on the machine during the run shows
+// as a spread rather than skewing the ratio. Two more comparisons, for
+// information: a bare relay that also stores one result per event before
+// acking it (the floor of what purgebus's promise costs), and the CPU time
+// per event, which other work on the machine skews less than rates.
+func runIngest(ctx context.Context, cfg *config, f *Figure) error {
+	n, k, d := cfg.ingestEvents, cfg.ingestPerEv, cfg.ingestURLs
+	gen := func(i int) []byte {
+		urls := make([]string, k)
+		for j := range urls {
+			urls[j] = pageURL("hot", (i*k+j)%d)
+		}
+		return eventJSON(fmt.Sprintf("ingest-%d", i), urls)
+	}
+
+	// The baseline's server stays up, idle, through the consumer's run,
+	// for the second pass.
+	base, err := startNATS(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer base.close()
+	cfg.progress("figure 2: publishing %d events (%d URLs each from %d distinct) for the bare consumer", n, k, d)
+	if err := publishBacklog(ctx, base.nc, n, gen); err != nil {
+		return err
+	}
+	cpu0 := cpuTime()
+	bare1, err := bareDrain(ctx, base, n)
+	bareCPU := cpuTime() - cpu0
+	if err != nil {
+		return fmt.Errorf("bare consumer: %w", err)
+	}
+	cfg.progress("figure 2: bare consumer, first pass: %s msgs/s", num(float64(n)/bare1.Seconds()))
+
+	fake := akamaitest.NewServer(akamaitest.Options{Buckets: akamaitest.BucketConfig{Disabled: true}, MaxRecords: 1000})
+	defer fake.Close()
+	rig, err := startNATS(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rigClosed := false
+	defer func() {
+		if !rigClosed {
+			rig.close()
+		}
+	}()
+	cfg.progress("figure 2: publishing the same backlog for the consumer")
+	if err := publishBacklog(ctx, rig.nc, n, gen); err != nil {
+		return err
+	}
+	rc, err := countResults(rig.nc, n)
+	if err != nil {
+		return err
+	}
+	start, cpu0 := time.Now(), cpuTime()
+	c, err := rig.startConsumer(ctx, cfg, fake, func(cc *consumer.Config) { cc.Unpaced = true })
+	if err != nil {
+		return err
+	}
+	stopProfile := cfg.startProfile(2, f)
+	err = rc.wait(ctx, 60*time.Second)
+	stopProfile()
+	took := rc.lastAt().Sub(start)
+	consCPU := cpuTime() - cpu0
+	closeConsumer(c, f)
+	if err != nil {
+		return err
+	}
+	rc.stop()
+	var resultBytes float64
+	if s, err := rig.js.Stream(ctx, events.DefaultResultStream); err == nil {
+		if si, err := s.Info(ctx); err == nil && si.State.Msgs > 0 {
+			resultBytes = float64(si.State.Bytes) / float64(si.State.Msgs)
+		}
+	}
+	rig.close()
+	rigClosed = true
+	rate := float64(n) / took.Seconds()
+	cfg.progress("figure 2: consumer: %s events/s", num(rate))
+	if err := rc.failures(); err != nil {
+		f.note("not every event succeeded: %v", err)
+	}
+
+	cfg.progress("figure 2: publishing the same backlog for the bare consumer's second pass")
+	if err := publishBacklog(ctx, base.nc, n, gen); err != nil {
+		return err
+	}
+	cpu0 = cpuTime()
+	bare2, err := bareDrain(ctx, base, n)
+	bareCPU += cpuTime() - cpu0
+	if err != nil {
+		return fmt.Errorf("bare consumer, second pass: %w", err)
+	}
+	cfg.progress("figure 2: bare consumer, second pass: %s msgs/s", num(float64(n)/bare2.Seconds()))
+	// A floor for what the consumer must do per event at least: consume,
+	// store a result of the consumer's mean size (with a message ID, as
+	// the consumer does), and ack once the result is stored.
+	cfg.progress("figure 2: publishing the same backlog for a bare relay (consume → publish a result → ack)")
+	if err := publishBacklog(ctx, base.nc, n, gen); err != nil {
+		return err
+	}
+	cpu0 = cpuTime()
+	relay, err := bareRelay(ctx, base, n, max(int(resultBytes), 1), resultWindow)
+	if err != nil {
+		return fmt.Errorf("bare relay: %w", err)
+	}
+	relayCPU := cpuTime() - cpu0
+	relayRate := float64(n) / relay.Seconds()
+	cfg.progress("figure 2: bare relay: %s events/s", num(relayRate))
+
+	r1, r2 := float64(n)/bare1.Seconds(), float64(n)/bare2.Seconds()
+	bareRate := (r1 + r2) / 2
+
+	st := fake.Stats()
+	f.ratio("consumer drain rate", rate, "events/s", bareRate, "msgs/s", "bare nats.go Consume+Ack", &goal{op: ">=", bound: 0.5})
+	f.ratio("consumer drain rate vs a bare relay", rate, "events/s", relayRate, "events/s", "bare consume → publish result → ack", nil)
+	consPer, barePer := float64(consCPU.Microseconds())/float64(n), float64(bareCPU.Microseconds())/float64(2*n)
+	f.ratio("CPU per message, bare ÷ consumer", barePer, "µs", consPer, "µs", "consumer's CPU per event", nil)
+	f.raw("backlogged events", float64(n), "events")
+	f.raw("URLs per event", float64(k), "URLs")
+	f.raw("distinct URLs the events draw from", float64(d), "URLs")
+	f.raw("consumer: start → last result", took.Seconds(), "s")
+	f.raw("consumer: purge requests", float64(st.Purges), "requests")
+	f.raw("consumer: URLs purged (after dedupe)", float64(st.Objects[akamai.TypeURL]), "URLs")
+	f.raw("consumer: mean stored result size", resultBytes, "bytes")
+	f.raw("consumer: duplicate results seen", float64(rc.duplicates()), "results")
+	f.raw("consumer: CPU per event (this process: consumer, NATS, fake Akamai)", consPer, "µs")
+	f.raw("consumer: CPU used ÷ wall time", consCPU.Seconds()/took.Seconds(), "cores")
+	f.raw("bare consumer: CPU per message (NATS included)", barePer, "µs")
+	f.raw("bare relay: rate", relayRate, "events/s")
+	f.raw("bare relay: CPU per event (NATS included)", float64(relayCPU.Microseconds())/float64(n), "µs")
+	f.raw("bare consumer, pass before", r1, "msgs/s")
+	f.raw("bare consumer, pass after", r2, "msgs/s")
+	if spread := r1/r2 - 1; spread > 0.25 || spread < -0.2 {
+		f.note("the two baseline passes differ by %.0f %%: the machine's load changed during the run", spread*100)
+	}
+	return nil
+}
+
+// bareDrain drains the rig's content stream with a bare nats.go consumer
+// on purgebus's durable (same in-flight limit and ack wait as the
+// consumer's) and returns how long it took to receive and ack every one of
+// n messages. The content stream is a work queue: acked messages leave it,
+// so every pass needs a backlog of its own.
+func bareDrain(ctx context.Context, r *natsRig, n int) (time.Duration, error) {
+	sc := bus.StreamsConfig{}.Defaults() // names only: the durable is the rig's
+	nc, err := r.connect("purgeload-bare")
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	cons, err := js.Consumer(ctx, sc.ContentStream, sc.Durable)
+	if err != nil {
+		return 0, err
+	}
+	var got atomic.Int64
+	done := make(chan struct{})
+	start := time.Now()
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		_ = m.Ack()
+		if got.Add(1) == int64(n) {
+			close(done)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer cc.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, lastAt := int64(-1), time.Now()
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			waiting = false
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+			if g := got.Load(); g != last {
+				last, lastAt = g, time.Now()
+			} else if time.Since(lastAt) > 30*time.Second {
+				return 0, fmt.Errorf("stalled: %d of %d messages, none for 30 s", g, n)
+			}
+		}
+	}
+	// Acks are fire-and-forget: make sure the server has them all before
+	// the clock stops, as the consumer's count stops at its results.
+	if err := nc.Flush(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// resultWindow is the bare relay's window of unacknowledged result
+// publishes: consumer.Config.ResultWindow's default.
+const resultWindow = 1000
+
+// bareRelay drains the rig's content stream like bareDrain, but for each
+// message publishes a result of size bytes (asynchronously, with a message
+// ID, on purge.result.succeeded.<id>) and acks the message once JetStream
+// stored its result: the least any consumer that keeps purgebus's promise
+// (one stored result per event, acked after it) must do.
+func bareRelay(ctx context.Context, r *natsRig, n, size, window int) (time.Duration, error) {
+	sc := bus.StreamsConfig{}.Defaults() // names only: the durable is the rig's
+	nc, err := r.connect("purgeload-relay")
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	pubNC, err := r.connect("purgeload-relay-results")
+	if err != nil {
+		return 0, err
+	}
+	defer pubNC.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	pjs, err := jetstream.New(pubNC, jetstream.WithPublishAsyncMaxPending(window))
+	if err != nil {
+		return 0, err
+	}
+	cons, err := js.Consumer(ctx, sc.ContentStream, sc.Durable)
+	if err != nil {
+		return 0, err
+	}
+	payload := bytes.Repeat([]byte("x"), size)
+	var got, failed atomic.Int64
+	done := make(chan struct{})
+	start := time.Now()
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		meta, err := m.Metadata()
+		if err != nil {
+			failed.Add(1)
+			return
+		}
+		id := "relay-" + strconv.FormatUint(meta.Sequence.Stream, 10)
+		fut, err := pjs.PublishAsync("purge.result.succeeded."+id, payload, jetstream.WithMsgID("result:"+id), jetstream.WithStallWait(time.Minute))
+		if err != nil {
+			failed.Add(1)
+			_ = m.Nak()
+			return
+		}
+		go func() {
+			select {
+			case <-fut.Ok():
+				_ = m.Ack()
+				if got.Add(1) == int64(n) {
+					close(done)
+				}
+			case <-fut.Err():
+				failed.Add(1)
+				_ = m.Nak()
+			}
+		}()
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer cc.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, lastAt := int64(-1), time.Now()
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			waiting = false
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+			if f := failed.Load(); f > 0 {
+				return 0, fmt.Errorf("%d messages failed", f)
+			}
+			if g := got.Load(); g != last {
+				last, lastAt = g, time.Now()
+			} else if time.Since(lastAt) > 30*time.Second {
+				return 0, fmt.Errorf("stalled: %d of %d messages, none for 30 s", g, n)
+			}
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
