@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/consumer"
 	"github.com/purgebus/purgebus/handler"
+	"github.com/purgebus/purgebus/routing"
 )
 
 // config turns the options into the consumer's configuration. It loads
@@ -64,6 +67,15 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 		Handler:         handler.Config{MaxEventBytes: o.maxEventBytes},
 		ShutdownTimeout: o.shutdownTimeout,
 		Logger:          log,
+		SharedBudget:    o.sharedBudget,
+		BudgetAccount:   o.budgetAccount,
+	}
+	if o.routing != "" {
+		rc, err := routing.Load(o.routing)
+		if err != nil {
+			return cfg, cleanup, fmt.Errorf("--routing: %w", err)
+		}
+		cfg.Routing = rc
 	}
 	if err := o.checkNATS(cfg); err != nil {
 		return cfg, cleanup, err
@@ -72,18 +84,50 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 		srv := akamaitest.NewServer(akamaitest.Options{MaxRecords: 10000})
 		cleanup = srv.Close
 		cfg.Akamai = akamai.Config{Credentials: srv.Credentials(), BaseURL: srv.URL()}
+		if cfg.Routing != nil {
+			// Every account purges against the one fake.
+			cfg.Accounts = map[string]consumer.Account{}
+			for name := range cfg.Routing.Accounts {
+				cfg.Accounts[name] = consumer.Account{Akamai: cfg.Akamai}
+			}
+		}
 		fmt.Fprintf(stderr, "%s\n  SANDBOX MODE: purges go to an in-process fake Akamai at %s,\n  not to Akamai. Results are real events; nothing is purged on any CDN.\n%s\n",
 			strings.Repeat("*", 78), srv.URL(), strings.Repeat("*", 78))
 		log.Warn("sandbox mode: purging against a fake Akamai", "url", srv.URL())
 		return cfg, cleanup, nil
 	}
-	creds, err := edgegrid.Load(edgegrid.LoadOptions{
+	base := edgegrid.LoadOptions{
 		Path:       o.edgerc,
 		Section:    o.section,
 		AccountKey: o.accountKey,
 		LookupEnv:  lookupEnv,
 		Logger:     log,
-	})
+	}
+	if cfg.Routing != nil {
+		// Each account's credentials come from its own section; all are
+		// checked before anything starts.
+		cfg.Accounts = map[string]consumer.Account{}
+		var errs []error
+		// An account switch key belongs to one account: only the routing
+		// file's apply.
+		rbase := base
+		rbase.AccountKey = ""
+		for name, a := range cfg.Routing.Accounts {
+			creds, err := edgegrid.Load(a.LoadOptions(rbase))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("account %s: %w", name, err))
+				continue
+			}
+			cfg.Accounts[name] = consumer.Account{Akamai: akamai.Config{Credentials: creds, BaseURL: o.akamaiURL}}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return cfg, cleanup, fmt.Errorf("--routing %s: %w", o.routing, err)
+		}
+		// The first account's, for the log line and --print-config.
+		cfg.Akamai = cfg.Accounts[slices.Sorted(maps.Keys(cfg.Accounts))[0]].Akamai
+		return cfg, cleanup, nil
+	}
+	creds, err := edgegrid.Load(base)
 	if err != nil {
 		return cfg, cleanup, fmt.Errorf("%w\n(to try purgebus without Akamai credentials, run with --sandbox)", err)
 	}
@@ -206,6 +250,18 @@ func printConfig(w io.Writer, o *options, cfg consumer.Config) error {
 		"linger":               o.linger.String(),
 		"max_event_bytes":      o.maxEventBytes,
 		"shutdown_timeout":     o.shutdownTimeout.String(),
+		"http_addr":            o.httpAddr,
+		"pprof":                o.pprof,
+		"routing":              o.routing,
+		"shared_budget":        o.sharedBudget,
+		"budget_account":       o.budgetAccount,
+	}
+	if len(cfg.Accounts) > 0 {
+		accounts := map[string]string{}
+		for name, a := range cfg.Accounts {
+			accounts[name] = a.Akamai.Credentials.String()
+		}
+		view["accounts"] = accounts
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

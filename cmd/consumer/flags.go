@@ -54,6 +54,11 @@ type options struct {
 	logFormat       string
 	logLevel        string
 	printConfig     bool
+	httpAddr        string
+	pprof           bool
+	routing         string
+	sharedBudget    bool
+	budgetAccount   string
 }
 
 // envNames are the environment variables of a flag, the first winning:
@@ -138,6 +143,11 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
+	fs.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:9464", "address of /metrics (Prometheus), /healthz and /readyz; empty turns them off")
+	fs.BoolVar(&o.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --http-addr")
+	fs.StringVar(&o.routing, "routing", "", "YAML file routing hostnames, tags and CP codes to Akamai accounts (.edgerc sections), with allow-lists and quotas (see README)")
+	fs.BoolVar(&o.sharedBudget, "shared-budget", false, "share each Akamai account's rate-limit budget with every replica through a JetStream key-value bucket")
+	fs.StringVar(&o.budgetAccount, "budget-account", "", "name of the account in the shared budget; replicas of one account must agree (default: the account switch key, else \"default\")")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: consumer [flags]\n\npurgebus consumer: content-changed events from NATS in, Akamai Fast Purge requests and result events out.\n\nFlags (each also read from the environment variable in brackets; a flag given on the command line wins):\n")
 		fs.VisitAll(func(f *flag.Flag) {

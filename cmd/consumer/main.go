@@ -19,6 +19,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/purgebus/purgebus/health"
+	"github.com/purgebus/purgebus/metrics"
 )
 
 func main() {
@@ -50,9 +54,24 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if opts.printConfig {
 		return printConfig(stderr, opts, cfg)
 	}
+	reg := metrics.NewRegistry()
+	cfg.Metrics = metrics.New(reg)
 	c, err := startConsumer(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if opts.httpAddr != "" {
+		srv, err := health.Start(ctx, health.Config{Addr: opts.httpAddr, Gatherer: reg, Checks: c.Checks(), Pprof: opts.pprof, Logger: log})
+		if err != nil {
+			_ = c.Close()
+			return fmt.Errorf("--http-addr: %w", err)
+		}
+		log.Info("serving /metrics, /healthz and /readyz", "addr", srv.Addr(), "pprof", opts.pprof)
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Close(ctx)
+		}()
 	}
 	select {
 	case <-ctx.Done():

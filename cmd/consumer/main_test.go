@@ -12,8 +12,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -368,7 +370,7 @@ func TestPrintConfigRedactsSecrets(t *testing.T) {
 // to its embedded NATS and waits for the result, then shuts it down.
 func TestSandboxEndToEnd(t *testing.T) {
 	const shutdownTimeout = 5 * time.Second
-	addr := freeAddr(t)
+	addr, httpAddr := freeAddr(t), freeAddr(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	var out syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
@@ -376,7 +378,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--sandbox", "--nats-listen", addr, "--data-dir", dataDir,
-			"--shutdown-timeout", shutdownTimeout.String(), "--linger", "10ms"}, env(t, nil), &out)
+			"--shutdown-timeout", shutdownTimeout.String(), "--linger", "10ms", "--http-addr", httpAddr}, env(t, nil), &out)
 	}()
 	defer func() {
 		if t.Failed() {
@@ -440,6 +442,24 @@ func TestSandboxEndToEnd(t *testing.T) {
 	for _, p := range res.Purges {
 		if !strings.HasPrefix(p.PurgeID, "ed") || p.HTTPStatus != 201 {
 			t.Errorf("purge %+v", p)
+		}
+	}
+	// The operator's view: alive, ready, and the event counted.
+	for _, tc := range []struct{ path, want string }{
+		{"/healthz", `"status":"ok"`},
+		{"/readyz", `"status":"ok"`},
+		{"/metrics", `purgebus_events_finished_total{outcome="succeeded"} 1`},
+		{"/metrics", `purgebus_purge_requests_total{action="invalidate",network="production",status="201",type="url"} 1`},
+	} {
+		body := httpGet(t, "http://"+httpAddr+tc.path, func(b string) bool { return strings.Contains(b, tc.want) })
+		if !strings.Contains(body, tc.want) {
+			t.Errorf("%s lacks %s:\n%s", tc.path, tc.want, body)
+		}
+	}
+	if resp, err := http.Get("http://" + httpAddr + "/debug/pprof/"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("pprof answered %d without --pprof", resp.StatusCode)
 		}
 	}
 
@@ -564,6 +584,8 @@ func background(t *testing.T, args []string, vars map[string]string) (out *syncB
 	out = &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	// Tests run side by side: no metrics port unless asked for.
+	args = append([]string{"--http-addr="}, args...)
 	go func() { done <- run(ctx, args, env(t, vars), out) }()
 	var once sync.Once
 	var err error
@@ -804,4 +826,27 @@ func testCerts(t *testing.T, dir string) (ca, cert, key string) {
 		t.Fatal(err)
 	}
 	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server-key.pem", "EC PRIVATE KEY", keyDER)
+}
+
+// httpGet fetches url until ok accepts the body or 10 s pass (the
+// results' metrics are counted as the result is stored, a hair after the
+// result reaches subscribers), and returns the last body.
+func httpGet(t *testing.T, url string, ok func(string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		if ok(string(b)) || time.Now().After(deadline) {
+			return string(b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
