@@ -170,12 +170,27 @@ func TestCircuit(t *testing.T) {
 	if res := r.results(0, 100*time.Millisecond); len(res) != 0 {
 		t.Errorf("%d results while the credentials were refused; events should wait", len(res))
 	}
+	// Readiness says why.
+	failing := map[string]bool{}
+	for _, c := range r.cons.Checks() {
+		if err := c.Func(context.Background()); err != nil {
+			failing[c.Name] = true
+		}
+	}
+	if !failing["akamai"] || !failing["circuit"] || failing["nats"] || failing["streams"] {
+		t.Errorf("failing readiness checks %v, want akamai and circuit only", failing)
+	}
 	r.fake.Revoke(false)
 	want := map[string][]string{}
 	for i := range 200 {
 		want[fmt.Sprintf("cb-%d", i)] = []string{url(400000 + i)}
 	}
 	checkAllPurged(t, r, want, 60*time.Second)
+	for _, c := range r.cons.Checks() {
+		if err := c.Func(context.Background()); err != nil {
+			t.Errorf("readiness check %s still fails: %v", c.Name, err)
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if !slices.Contains(states, handler.CircuitOpen) || states[len(states)-1] != handler.CircuitClosed {
