@@ -162,3 +162,31 @@ func secondsToDuration(s float64) time.Duration {
 	// The epsilon keeps 1/50 s at 20 ms despite float rounding.
 	return time.Duration(math.Ceil(s*1000-1e-6)) * time.Millisecond
 }
+
+// After returns the levels r reported as they will be d later: refilled
+// at the reported rates and capped at the reported capacities. Akamai
+// counts a request when it handles it, about half a round trip before
+// the answer arrives; comparing its levels with ours at arrival without
+// this would mistake our own refill for another client's spending.
+func (r RateLimit) After(d time.Duration) RateLimit {
+	if d <= 0 {
+		return r
+	}
+	refill := func(level int, perSecond float64, limit int, has bool) int {
+		if !has || perSecond <= 0 {
+			return level
+		}
+		level += int(perSecond * d.Seconds())
+		if limit > 0 {
+			level = min(level, limit)
+		}
+		return level
+	}
+	if r.Has(FieldRemaining) {
+		r.Remaining = refill(r.Remaining, r.LimitPerSecond, r.Limit, r.Has(FieldLimitPerSecond))
+	}
+	if r.Has(FieldRemainingObjects) {
+		r.RemainingObjects = refill(r.RemainingObjects, r.LimitPerSecondObjects, r.LimitObjects, r.Has(FieldLimitPerSecondObjects))
+	}
+	return r
+}

@@ -80,3 +80,19 @@ func TestRefreshIn(t *testing.T) {
 		}
 	}
 }
+
+func TestRateLimitAfter(t *testing.T) {
+	rl := RateLimit{Limit: 100, Remaining: 10, LimitPerSecond: 50, LimitObjects: 10000, RemainingObjects: 9990, LimitPerSecondObjects: 200,
+		Fields: FieldLimit | FieldRemaining | FieldLimitPerSecond | FieldLimitObjects | FieldRemainingObjects | FieldLimitPerSecondObjects}
+	got := rl.After(100 * time.Millisecond)
+	if got.Remaining != 15 || got.RemainingObjects != 10000 {
+		t.Errorf("After(100ms) = %d requests, %d objects; want 15 and 10000 (capped)", got.Remaining, got.RemainingObjects)
+	}
+	if rl.After(0) != rl {
+		t.Error("After(0) changed the levels")
+	}
+	noRate := RateLimit{RemainingObjects: 5, Fields: FieldRemainingObjects}
+	if got := noRate.After(time.Second); got.RemainingObjects != 5 {
+		t.Errorf("without a rate, After refilled to %d", got.RemainingObjects)
+	}
+}

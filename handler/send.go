@@ -208,14 +208,17 @@ func (l *lane) request(objs []string, attempt int) (*akamai.Result, error) {
 	st := RequestStats{Key: l.key, Objects: len(objs), Latency: time.Since(start), Attempt: attempt, Err: err}
 	log := l.c.cfg.Logger
 	var ae *akamai.Error
+	// Akamai's levels are as of when it handled the request, about half
+	// a round trip ago.
+	halfTrip := st.Latency / 2
 	switch {
 	case err == nil:
 		if b := l.c.cfg.Budget; b != nil {
-			b.Observe(l.key.Type, r.RateLimit)
+			b.Observe(l.key.Type, r.RateLimit.After(halfTrip))
 		}
 	case errors.As(err, &ae):
 		if b := l.c.cfg.Budget; b != nil {
-			b.Observe(l.key.Type, ae.Headers)
+			b.Observe(l.key.Type, ae.Headers.After(halfTrip))
 		}
 		if c := l.c.cfg.Circuit; c != nil && authFailure(ae) {
 			c.Trip(err)
