@@ -26,12 +26,21 @@ type StreamsConfig struct {
 	ResultMaxAge     time.Duration // 7 days when 0
 	DeadLetterMaxAge time.Duration // 30 days when 0
 	// ResultMaxBytes and DeadLetterMaxBytes bound the result and
-	// dead-letter streams' size; the oldest messages go first. 0 means no
-	// limit but MaxAge.
+	// dead-letter streams' size; the oldest messages go first. 0 (or less)
+	// means no limit but MaxAge; see DefaultEmbeddedResultMaxBytes.
 	ResultMaxBytes, DeadLetterMaxBytes int64
-	// Duplicates is the window in which a repeated Nats-Msg-Id is stored
-	// once (2 minutes when 0).
+	// Duplicates is the content stream's window in which a repeated
+	// Nats-Msg-Id (events.Publisher sets the event's ID) is stored once,
+	// for publishers that retry (2 minutes when 0).
 	Duplicates time.Duration
+	// ResultDuplicates is the result and dead-letter streams' window
+	// (Duplicates when 0, at most their MaxAge): a result or dead letter
+	// published again for the same delivery of an event (Nats-Msg-Id
+	// result:<id>:<seq>, deadletter:<id>:<seq>) within it is stored once.
+	// nats-server holds every ID of the window in memory, some 150 bytes
+	// each: the window costs results per second × window. See
+	// DefaultEmbeddedResultDuplicates. JetStream's least window is 100 ms.
+	ResultDuplicates time.Duration
 	// MaxAckPending bounds the events in flight (1,000 when 0).
 	MaxAckPending int
 	// AckWait is how long an unacknowledged event waits before JetStream
@@ -45,6 +54,54 @@ type StreamsConfig struct {
 	// BackOff is the redelivery delay schedule after a nak without delay
 	// or an expired AckWait.
 	BackOff []time.Duration
+}
+
+// DefaultEmbeddedResultDuplicates is the result duplicate window that
+// EmbeddedDefaults sets. A result is published again for one delivery of
+// an event in three cases. Two deliveries overlap (AckWait ran out while
+// the first was still being handled): both publish at about the same
+// time. A publish failed on the consumer's side although the server
+// stored it: the event is nacked and redelivered after DefaultNakDelay's
+// 1 s. The ack was lost (a NATS connection lost, or the process killed
+// between the publish and the ack): the event is redelivered after
+// AckWait, 30 s. The window covers the first two when the redelivery is
+// handled at once; the third would need more than AckWait, and the
+// window costs memory in proportion to the result rate: some 150 bytes
+// per ID, and a backlog drains at thousands of results a second (figure
+// 5 of cmd/purgeload, unpaced, 5,000 to 11,000: 15 s already broke its
+// flat-memory goal, 45 s took its peak from 100 to 116 MiB). With the
+// embedded server an ack is lost only when the process dies, which
+// strands the few events between their publish and their ack; each then
+// gets a second result (results are at least once). On a cluster, where
+// acks are lost on reconnects, Duplicates' 2 minutes apply by default.
+const DefaultEmbeddedResultDuplicates = 5 * time.Second
+
+// DefaultEmbeddedResultMaxBytes is the result stream's size bound that
+// EmbeddedDefaults sets. Every result has a subject of its own, and
+// nats-server keeps an index entry in memory per subject stored (some
+// 200 bytes each), so a result stream bounded by age only holds memory
+// in proportion to a week of results: 1,000,000 results cost 200 to
+// 350 MiB. Results are notifications, consumed as they are published;
+// 8 MiB keeps the last 9,000 or so (about 950 bytes stored for a result
+// of 3 URLs; at Akamai's 200 URLs a second, two minutes of such events)
+// for about 2 MiB of memory. Bounds under 32 MiB also give the stream
+// 4 MiB blocks instead of 8 MiB ones, each buffered whole while written
+// or trimmed.
+const DefaultEmbeddedResultMaxBytes = 8 << 20
+
+// EmbeddedDefaults returns c with the defaults for a consumer's embedded
+// server where c leaves them zero: the result stream bounded to
+// DefaultEmbeddedResultMaxBytes (a negative ResultMaxBytes means no
+// bound) and its duplicate window DefaultEmbeddedResultDuplicates. Such a
+// server's memory is the consumer's.
+func (c StreamsConfig) EmbeddedDefaults() StreamsConfig {
+	if c.ResultMaxBytes == 0 {
+		c.ResultMaxBytes = DefaultEmbeddedResultMaxBytes
+	}
+	if c.ResultDuplicates == 0 {
+		c.ResultDuplicates = DefaultEmbeddedResultDuplicates
+	}
+	return c
 }
 
 // Defaults returns c with every zero field set to its default.
@@ -72,6 +129,9 @@ func (c StreamsConfig) Defaults() StreamsConfig {
 	}
 	if c.Duplicates == 0 {
 		c.Duplicates = 2 * time.Minute
+	}
+	if c.ResultDuplicates == 0 {
+		c.ResultDuplicates = c.Duplicates
 	}
 	if c.MaxAckPending == 0 {
 		c.MaxAckPending = 1000
@@ -159,7 +219,7 @@ func (c StreamsConfig) streamConfigs() []jetstream.StreamConfig {
 		Replicas:    c.Replicas,
 		MaxAge:      c.ResultMaxAge,
 		MaxBytes:    orUnlimited(c.ResultMaxBytes),
-		Duplicates:  c.Duplicates,
+		Duplicates:  min(c.ResultDuplicates, c.ResultMaxAge),
 	}, {
 		Name:        c.DeadLetterStream,
 		Description: "purgebus: events that can never succeed, with the reason",
@@ -168,7 +228,7 @@ func (c StreamsConfig) streamConfigs() []jetstream.StreamConfig {
 		Replicas:    c.Replicas,
 		MaxAge:      c.DeadLetterMaxAge,
 		MaxBytes:    orUnlimited(c.DeadLetterMaxBytes),
-		Duplicates:  c.Duplicates,
+		Duplicates:  min(c.ResultDuplicates, c.DeadLetterMaxAge),
 	}}
 }
 

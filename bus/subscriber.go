@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,9 +40,21 @@ const CorrelationIDHeader = "Correlation-Id"
 // redelivered event keeps its ID.
 var eventNamespace = uuid.MustParse("6f1d9a52-3c55-4f43-9a4f-0c7f1e0b9d8e")
 
-// PositionID returns the stable UUID of the message at seq in stream.
+// PositionID returns the stable UUID of the message at seq in stream: the
+// name-based (SHA-1, version 5) UUID of "stream:seq" in eventNamespace, as
+// uuid.NewSHA1 makes it, computed without its allocations.
 func PositionID(stream string, seq uint64) string {
-	return uuid.NewSHA1(eventNamespace, []byte(stream+":"+strconv.FormatUint(seq, 10))).String()
+	var buf [96]byte
+	b := append(buf[:0], eventNamespace[:]...)
+	b = append(b, stream...)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, seq, 10)
+	sum := sha1.Sum(b)
+	var id uuid.UUID
+	copy(id[:], sum[:])
+	id[6] = id[6]&0x0f | 5<<4 // version 5
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	return id.String()
 }
 
 // SubscriberConfig configures a Subscriber.
@@ -49,8 +62,8 @@ type SubscriberConfig struct {
 	Stream  string // the content stream
 	Durable string // the durable consumer, created beforehand by Provision
 	// AckWait is the durable's AckWait, used only if the durable's own
-	// cannot be read: InProgress is sent every third of it (or of the
-	// shortest of the durable's BackOff) while an event waits.
+	// cannot be read: while an event waits, InProgress is sent at least
+	// every third of it (or of the shortest of the durable's BackOff).
 	AckWait time.Duration
 	// NakDelay returns the redelivery delay of an event that failed for
 	// the n-th time (n from 1); nil means a capped exponential back-off
@@ -111,6 +124,7 @@ type subscription struct {
 	cons    jetstream.Consumer
 	out     chan *message.Message
 	ackWait time.Duration
+	beats   *heartbeat // keeps the messages handed over alive
 
 	// Guarded by Subscriber.mu.
 	cc      jetstream.ConsumeContext // nil while paused or stopped
@@ -177,6 +191,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if info := cons.CachedInfo(); info != nil {
 		sub.ackWait = progressInterval(info.Config, s.cfg.AckWait)
 	}
+	sub.beats = newHeartbeat(max(sub.ackWait/3, time.Millisecond))
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -377,12 +392,13 @@ func (s *Subscriber) deliver(sub *subscription, m jetstream.Msg, meta *jetstream
 		corrID = h.Get(CorrelationIDHeader)
 	}
 	wm := message.NewMessage(PositionID(meta.Stream, meta.Sequence.Stream), m.Data())
+	now := time.Now()
 	wm.Metadata.Set(MetaSubject, m.Subject())
 	wm.Metadata.Set(MetaStream, meta.Stream)
 	wm.Metadata.Set(MetaStreamSeq, strconv.FormatUint(meta.Sequence.Stream, 10))
 	wm.Metadata.Set(MetaNumDelivered, strconv.FormatUint(meta.NumDelivered, 10))
 	wm.Metadata.Set(MetaMsgID, msgID)
-	wm.Metadata.Set(MetaReceivedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	wm.Metadata.Set(MetaReceivedAt, now.UTC().Format(time.RFC3339Nano))
 	if corrID != "" {
 		middleware.SetCorrelationID(corrID, wm)
 	}
@@ -400,31 +416,137 @@ func (s *Subscriber) deliver(sub *subscription, m jetstream.Msg, meta *jetstream
 		cancel()
 		return false
 	}
-	go func() {
-		defer s.inflight.Done()
-		defer cancel()
-		tick := time.NewTicker(max(sub.ackWait/3, time.Millisecond))
-		defer tick.Stop()
-		for {
-			select {
-			case <-wm.Acked():
-				if err := s.ack(m); err != nil {
-					s.log.Warn("ack failed; the event will be redelivered", "stream_seq", meta.Sequence.Stream, "err", err)
-				}
-				return
-			case <-wm.Nacked():
-				delay := s.cfg.NakDelay(meta.NumDelivered)
-				if d, err := time.ParseDuration(wm.Metadata.Get(MetaNakDelay)); err == nil && d > 0 {
-					delay = d
-				}
-				_ = m.NakWithDelay(delay)
-				return
-			case <-tick.C:
-				_ = m.InProgress()
-			}
-		}
-	}()
+	f := &inflightMsg{m: m, wm: wm, seq: meta.Sequence.Stream, delivered: meta.NumDelivered, cancel: cancel, last: now}
+	sub.beats.add(f)
+	go s.settle(sub, f)
 	return true
+}
+
+// inflightMsg is a message handed to the router and not yet acked or
+// nacked.
+type inflightMsg struct {
+	m         jetstream.Msg
+	wm        *message.Message
+	seq       uint64 // stream sequence
+	delivered uint64 // deliveries so far
+	cancel    context.CancelFunc
+	// Guarded by heartbeat.mu: when the message last had a sign of life
+	// (its hand-off, or rather just before it; then its last
+	// InProgress), and its neighbours in the heartbeat's list.
+	last       time.Time
+	prev, next *inflightMsg
+}
+
+// settle waits for the router's ack or nack of f and passes it on to
+// JetStream: an ack, or a nak with the delay the handler chose
+// (MetaNakDelay) or else NakDelay's. Meanwhile the subscription's
+// heartbeat keeps f alive.
+func (s *Subscriber) settle(sub *subscription, f *inflightMsg) {
+	defer s.inflight.Done()
+	defer f.cancel()
+	select {
+	case <-f.wm.Acked():
+		sub.beats.remove(f)
+		if err := s.ack(f.m); err != nil {
+			s.log.Warn("ack failed; the event will be redelivered", "stream_seq", f.seq, "err", err)
+		}
+	case <-f.wm.Nacked():
+		sub.beats.remove(f)
+		delay := s.cfg.NakDelay(f.delivered)
+		if d, err := time.ParseDuration(f.wm.Metadata.Get(MetaNakDelay)); err == nil && d > 0 {
+			delay = d
+		}
+		_ = f.m.NakWithDelay(delay)
+	}
+}
+
+// heartbeat sends InProgress for the messages of a subscription that wait
+// long, so that JetStream does not redeliver them after AckWait. One timer
+// serves them all, instead of a ticker each: it fires every quarter of the
+// interval, while any message is in flight, and then sends InProgress to
+// each message that had no sign of life for three quarters of it. So a
+// message has its first InProgress at most one interval after its
+// hand-off, as with a ticker per message, and the next ones every three
+// quarters of an interval.
+type heartbeat struct {
+	every time.Duration // a quarter of the interval
+	due   time.Duration // three quarters
+
+	mu         sync.Mutex
+	head, tail *inflightMsg
+	timer      *time.Timer // nil until first armed
+	armed      bool        // timer is set to fire
+}
+
+func newHeartbeat(interval time.Duration) *heartbeat {
+	return &heartbeat{every: max(interval/4, 1), due: max(interval-interval/4, 1)}
+}
+
+// add lists f, and sets the timer unless it is set.
+func (h *heartbeat) add(f *inflightMsg) {
+	h.mu.Lock()
+	h.pushLocked(f)
+	if !h.armed {
+		h.armed = true
+		if h.timer == nil {
+			h.timer = time.AfterFunc(h.every, h.beat)
+		} else {
+			h.timer.Reset(h.every)
+		}
+	}
+	h.mu.Unlock()
+}
+
+// remove unlists f. Once it returns, no InProgress is sent for f: a beat
+// sends with mu held, so that an InProgress never follows the ack or nak
+// (an InProgress after a nak would replace its delay with AckWait).
+func (h *heartbeat) remove(f *inflightMsg) {
+	h.mu.Lock()
+	h.unlinkLocked(f)
+	h.mu.Unlock()
+}
+
+func (h *heartbeat) pushLocked(f *inflightMsg) {
+	f.prev, f.next = h.tail, nil
+	if h.tail != nil {
+		h.tail.next = f
+	} else {
+		h.head = f
+	}
+	h.tail = f
+}
+
+func (h *heartbeat) unlinkLocked(f *inflightMsg) {
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else {
+		h.head = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else {
+		h.tail = f.prev
+	}
+	f.prev, f.next = nil, nil
+}
+
+// beat sends InProgress for the messages due, and sets the timer again
+// while any message is listed.
+func (h *heartbeat) beat() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	for f := h.head; f != nil; f = f.next {
+		if now.Sub(f.last) >= h.due {
+			_ = f.m.InProgress()
+			f.last = now
+		}
+	}
+	if h.head == nil {
+		h.armed = false
+		return
+	}
+	h.timer.Reset(h.every)
 }
 
 // ack acks m, and waits for the server's confirmation if so configured.

@@ -74,6 +74,15 @@ func Decode(data []byte, maxBytes int) (ContentChanged, error) {
 	if !utf8.Valid(data) {
 		return e, &InvalidEventError{Reason: "event is not valid UTF-8"}
 	}
+	// The usual event takes the fast path; anything it does not take
+	// for certain, encoding/json decides and explains.
+	if decodeFast(data, &e) {
+		if err := e.Normalize(); err != nil {
+			return e, err
+		}
+		return e, nil
+	}
+	e = ContentChanged{}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&e); err != nil {
 		var labels ContentChanged

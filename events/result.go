@@ -172,8 +172,20 @@ func (f *Failure) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// Encode returns the result as compact one-line JSON.
+// Encode returns the result as compact one-line JSON: what encoding/json
+// writes for it (without HTML escaping, nil lists as []), from a
+// hand-written encoder (result_encode.go).
 func (r *PurgeResult) Encode() ([]byte, error) {
+	if b, ok := appendResult(make([]byte, 0, resultSizeHint(r)), r); ok {
+		return b, nil
+	}
+	// Something encoding/json refuses: its error.
+	return r.encodeJSON()
+}
+
+// encodeJSON is Encode through encoding/json: the reference that the
+// hand-written encoder matches, and the source of its errors.
+func (r *PurgeResult) encodeJSON() ([]byte, error) {
 	c := *r
 	if c.Purges == nil {
 		c.Purges = []Purge{}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -187,11 +188,19 @@ type group struct {
 // and asks the subscriber to redeliver it when the quota allows.
 func (h *Handler) route(msg *message.Message, d delivery, ev *events.ContentChanged) ([]group, routing.Decision, error) {
 	if h.cfg.Router == nil {
-		return []group{
-			{key: Key{akamai.TypeURL, ev.Action, ev.Network}, objs: dedupe(ev.URLs), c: h.coalescer},
-			{key: Key{akamai.TypeTag, ev.Action, ev.Network}, objs: dedupe(ev.Tags), c: h.coalescer},
-			{key: Key{akamai.TypeCPCode, ev.Action, ev.Network}, objs: dedupe(akamai.CPCodes(ev.CPCodes...)), c: h.coalescer},
-		}, routing.Decision{}, nil
+		// Only the types the event names: purge skips empty groups.
+		groups := make([]group, 0, 3)
+		add := func(t akamai.Type, objs []string) {
+			if len(objs) > 0 {
+				groups = append(groups, group{key: Key{t, ev.Action, ev.Network}, objs: dedupe(objs), c: h.coalescer})
+			}
+		}
+		add(akamai.TypeURL, ev.URLs)
+		add(akamai.TypeTag, ev.Tags)
+		if len(ev.CPCodes) > 0 {
+			add(akamai.TypeCPCode, akamai.CPCodes(ev.CPCodes...))
+		}
+		return groups, routing.Decision{}, nil
 	}
 	dec := h.cfg.Router.RouteKeyed(*ev, msg.Metadata.Get(bus.MetaStream)+":"+d.seq, h.cfg.Now())
 	if dec.Retry {
@@ -221,18 +230,38 @@ type keyedOutcome struct {
 }
 
 // purge hands the groups to their coalescers, all at once, and waits for
-// every outcome.
+// every outcome. The usual event has one group: it is purged from this
+// goroutine, without starting another.
 func (h *Handler) purge(ctx context.Context, groups []group) []keyedOutcome {
 	results := make([][]Outcome, len(groups))
-	var wg sync.WaitGroup
+	busy, only := 0, -1
 	for i, g := range groups {
-		if len(g.objs) == 0 {
-			continue
+		if len(g.objs) > 0 {
+			busy++
+			only = i
 		}
-		wg.Go(func() { results[i] = g.c.Purge(ctx, g.key, g.objs) })
 	}
-	wg.Wait()
+	if busy == 1 {
+		g := groups[only]
+		results[only] = g.c.Purge(ctx, g.key, g.objs)
+	} else {
+		var wg sync.WaitGroup
+		for i, g := range groups {
+			if len(g.objs) == 0 {
+				continue
+			}
+			wg.Go(func() { results[i] = g.c.Purge(ctx, g.key, g.objs) })
+		}
+		wg.Wait()
+	}
+	n := 0
+	for _, rs := range results {
+		n += len(rs)
+	}
 	var out []keyedOutcome
+	if n > 0 {
+		out = make([]keyedOutcome, 0, n)
+	}
 	for i, rs := range results {
 		for _, o := range rs {
 			out = append(out, keyedOutcome{groups[i].key, o, groups[i].account})
@@ -241,10 +270,25 @@ func (h *Handler) purge(ctx context.Context, groups []group) []keyedOutcome {
 	return out
 }
 
+// dedupe returns objs without repeats, in their order: objs itself (its
+// capacity clipped) when it has none, else a new slice.
 func dedupe(objs []string) []string {
 	if len(objs) < 2 {
 		return objs
 	}
+	if len(objs) <= 16 {
+		// A few: comparing is cheaper than a map.
+		for i := 1; i < len(objs); i++ {
+			if slices.Contains(objs[:i], objs[i]) {
+				return dedupeMap(objs)
+			}
+		}
+		return objs[:len(objs):len(objs)]
+	}
+	return dedupeMap(objs)
+}
+
+func dedupeMap(objs []string) []string {
 	seen := make(map[string]struct{}, len(objs))
 	out := objs[:0:0]
 	for _, o := range objs {

@@ -56,8 +56,10 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 			Replicas:           o.replicas,
 			ResultMaxAge:       o.resultMaxAge,
 			DeadLetterMaxAge:   o.deadMaxAge,
-			ResultMaxBytes:     o.resultMaxBytes,
-			DeadLetterMaxBytes: o.deadMaxBytes,
+			ResultMaxBytes:     o.resultMaxBytes.n,
+			DeadLetterMaxBytes: o.deadMaxBytes.n,
+			ResultDuplicates:   o.resultDups.d,
+			AckWait:            o.ackWait,
 		},
 		Coalescer: handler.CoalescerConfig{
 			Linger:      o.linger,
@@ -69,6 +71,14 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 		Logger:          log,
 		SharedBudget:    o.sharedBudget,
 		BudgetAccount:   o.budgetAccount,
+		Unpaced:         o.unpaced,
+	}
+	if o.natsURL == "" {
+		// The embedded server's memory is the consumer's.
+		if o.resultMaxBytes.set && o.resultMaxBytes.n == 0 {
+			cfg.Streams.ResultMaxBytes = -1 // no limit, as asked
+		}
+		cfg.Streams = cfg.Streams.EmbeddedDefaults()
 	}
 	if o.routing != "" {
 		rc, err := routing.Load(o.routing)
@@ -144,15 +154,18 @@ func (o *options) checkNATS(cfg consumer.Config) error {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"--result-max-age", o.resultMaxAge}, {"--deadletter-max-age", o.deadMaxAge}} {
-		if f.d <= 0 {
+	}{{"--result-max-age", o.resultMaxAge}, {"--deadletter-max-age", o.deadMaxAge}, {"--result-duplicates", o.resultDups.d}, {"--ack-wait", o.ackWait}} {
+		if f.d <= 0 && (f.name != "--result-duplicates" || o.resultDups.set) {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %v", f.name, f.d))
 		}
+	}
+	if o.resultDups.set && o.resultDups.d > 0 && o.resultDups.d < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("--result-duplicates must be at least 100ms (JetStream's least window), not %v", o.resultDups.d))
 	}
 	for _, f := range []struct {
 		name string
 		n    int64
-	}{{"--result-max-bytes", o.resultMaxBytes}, {"--deadletter-max-bytes", o.deadMaxBytes}} {
+	}{{"--result-max-bytes", o.resultMaxBytes.n}, {"--deadletter-max-bytes", o.deadMaxBytes.n}, {"--memory-limit", o.memoryLimitFlag.n}} {
 		if f.n < 0 {
 			errs = append(errs, fmt.Errorf("%s must be 0 (no limit) or more, not %d", f.name, f.n))
 		}
@@ -236,8 +249,12 @@ func printConfig(w io.Writer, o *options, cfg consumer.Config) error {
 		"stream_replicas":      cfg.Streams.Replicas,
 		"result_max_age":       cfg.Streams.ResultMaxAge.String(),
 		"deadletter_max_age":   cfg.Streams.DeadLetterMaxAge.String(),
-		"result_max_bytes":     cfg.Streams.ResultMaxBytes,
+		"result_max_bytes":     max(cfg.Streams.ResultMaxBytes, 0),
 		"deadletter_max_bytes": cfg.Streams.DeadLetterMaxBytes,
+		"result_duplicates":    cfg.Streams.Defaults().ResultDuplicates.String(),
+		"ack_wait":             cfg.Streams.AckWait.String(),
+		"memory_limit":         o.memoryLimitView(),
+		"unpaced":              cfg.Unpaced,
 		"data_dir":             o.dataDir,
 		"sandbox":              o.sandbox,
 		"akamai_url":           cfg.Akamai.BaseURL,

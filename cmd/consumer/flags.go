@@ -33,8 +33,13 @@ type options struct {
 	replicas        int
 	resultMaxAge    time.Duration
 	deadMaxAge      time.Duration
-	resultMaxBytes  int64
-	deadMaxBytes    int64
+	resultMaxBytes  byteSize // unset: a default for the embedded server
+	deadMaxBytes    byteSize
+	resultDups      autoDuration // unset: by the kind of server
+	ackWait         time.Duration
+	memoryLimitFlag byteSize
+	gomemlimit      string // the GOMEMLIMIT variable, read with the others
+	unpaced         bool
 	dataDir         string
 	edgerc          string
 	section         string
@@ -122,8 +127,13 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.IntVar(&o.replicas, "stream-replicas", 1, "copies of each stream, with --provision; more than 1 needs a NATS cluster")
 	fs.DurationVar(&o.resultMaxAge, "result-max-age", 7*24*time.Hour, "how long the result stream keeps results, with --provision")
 	fs.DurationVar(&o.deadMaxAge, "deadletter-max-age", 30*24*time.Hour, "how long the dead-letter stream keeps dead letters, with --provision")
-	fs.Int64Var(&o.resultMaxBytes, "result-max-bytes", 0, "largest size in bytes of the result stream, oldest results dropped first, with --provision; 0 means no limit")
-	fs.Int64Var(&o.deadMaxBytes, "deadletter-max-bytes", 0, "largest size in bytes of the dead-letter stream, with --provision; 0 means no limit")
+	o.resultMaxBytes.auto = true
+	fs.Var(&o.resultMaxBytes, "result-max-bytes", "largest size of the result stream (bytes, or with a unit: 16MiB), oldest results dropped first whatever their age; 0 means no limit but --result-max-age. "+
+		"Default 8MiB for the embedded server, whose memory grows with the results it keeps (some 200 bytes each); no limit with --nats-url (with --provision)")
+	fs.Var(&o.deadMaxBytes, "deadletter-max-bytes", "largest size of the dead-letter stream (bytes, or with a unit: 1GiB), with --provision; 0 means no limit")
+	fs.Var(&o.resultDups, "result-duplicates", "window in which a result or dead letter published again for one delivery of an event (a redelivery) is stored once; nats-server holds each result's ID in memory that long. "+
+		"Default 5s for the embedded server (quick redeliveries: after a nak, overlapping deliveries), 2m with --nats-url (with --provision), which also covers redeliveries after --ack-wait")
+	fs.DurationVar(&o.ackWait, "ack-wait", 30*time.Second, "how long JetStream waits for an event's ack before redelivering it; the consumer extends it while it works on the event (the durable's AckWait, set when provisioning; otherwise the existing durable's applies)")
 	fs.StringVar(&o.dataDir, "data-dir", "purgebus-data", "JetStream store directory of the embedded NATS server")
 	fs.StringVar(&o.edgerc, "edgerc", "", "Akamai .edgerc file (default ~/.edgerc)")
 	fs.StringVar(&o.section, "section", "", "section of the .edgerc file (default ccu)")
@@ -143,6 +153,9 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
+	o.memoryLimitFlag.n = defaultMemoryLimit
+	fs.Var(&o.memoryLimitFlag, "memory-limit", "soft limit of the process's Go memory (embedded NATS included), like GOMEMLIMIT, which applies instead when set and this is not: the garbage collector works harder as memory nears it; 0 turns it off")
+	fs.BoolVar(&o.unpaced, "unpaced", false, "send requests as fast as --requests-in-flight allows, ignoring Akamai's rate limits; only for fakes without rate limits and for measuring")
 	fs.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:9464", "address of /metrics (Prometheus), /healthz and /readyz; empty turns them off")
 	fs.BoolVar(&o.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --http-addr")
 	fs.StringVar(&o.routing, "routing", "", "YAML file routing hostnames, tags and CP codes to Akamai accounts (.edgerc sections), with allow-lists and quotas (see README)")
@@ -179,6 +192,7 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	if envErr != nil {
 		return nil, envErr
 	}
+	o.gomemlimit, _ = lookupEnv("GOMEMLIMIT")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -54,6 +54,11 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if opts.printConfig {
 		return printConfig(stderr, opts, cfg)
 	}
+	opts.applyMemoryLimit()
+	log.Info("soft memory limit", "limit", opts.memoryLimitView())
+	if cfg.Unpaced {
+		log.Warn("unpaced: purge requests ignore Akamai's rate limits (--unpaced is for fakes and measuring)")
+	}
 	reg := metrics.NewRegistry()
 	cfg.Metrics = metrics.New(reg)
 	c, err := startConsumer(ctx, cfg)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"math"
 	"math/big"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/events"
 )
 
@@ -208,6 +211,10 @@ var flagEnv = map[string]string{
 	"deadletter-max-age":   "PURGEBUS_DEADLETTER_MAX_AGE",
 	"result-max-bytes":     "PURGEBUS_RESULT_MAX_BYTES",
 	"deadletter-max-bytes": "PURGEBUS_DEADLETTER_MAX_BYTES",
+	"result-duplicates":    "PURGEBUS_RESULT_DUPLICATES",
+	"ack-wait":             "PURGEBUS_ACK_WAIT",
+	"memory-limit":         "PURGEBUS_MEMORY_LIMIT",
+	"unpaced":              "PURGEBUS_UNPACED",
 }
 
 func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
@@ -508,7 +515,16 @@ func TestNATSFlags(t *testing.T) {
 		{"streams", append([]string{"--stream-replicas", "3", "--result-max-age", "24h", "--deadletter-max-bytes", "1000000"}, url...),
 			map[string]string{"PURGEBUS_DEADLETTER_MAX_AGE": "2160h", "PURGEBUS_RESULT_MAX_BYTES": "5000"},
 			map[string]any{"stream_replicas": 3.0, "result_max_age": "24h0m0s", "deadletter_max_age": "2160h0m0s", "result_max_bytes": 5000.0, "deadletter_max_bytes": 1e6}},
-		{"stream defaults", nil, nil, map[string]any{"stream_replicas": 1.0, "result_max_age": "168h0m0s", "deadletter_max_age": "720h0m0s", "result_max_bytes": 0.0}},
+		{"stream defaults", nil, nil, map[string]any{"stream_replicas": 1.0, "result_max_age": "168h0m0s", "deadletter_max_age": "720h0m0s",
+			"result_max_bytes": float64(bus.DefaultEmbeddedResultMaxBytes), "result_duplicates": bus.DefaultEmbeddedResultDuplicates.String(), "ack_wait": "30s"}},
+		{"stream defaults with --nats-url", url, nil, map[string]any{"result_max_bytes": 0.0, "result_duplicates": "2m0s", "deadletter_max_bytes": 0.0}},
+		{"embedded without a result bound", []string{"--result-max-bytes", "0"}, nil, map[string]any{"result_max_bytes": 0.0}},
+		{"sizes with units", append([]string{"--result-max-bytes", "16MiB", "--deadletter-max-bytes", "1GiB"}, url...), nil,
+			map[string]any{"result_max_bytes": float64(16 << 20), "deadletter_max_bytes": float64(1 << 30)}},
+		{"result duplicates and ack wait", nil, map[string]string{"PURGEBUS_RESULT_DUPLICATES": "1m", "PURGEBUS_ACK_WAIT": "10s"},
+			map[string]any{"result_duplicates": "1m0s", "ack_wait": "10s"}},
+		{"unpaced", []string{"--unpaced"}, nil, map[string]any{"unpaced": true}},
+		{"paced by default", nil, nil, map[string]any{"unpaced": false}},
 		{"embedded is always provisioned", []string{"--provision=false"}, nil, map[string]any{"provision": true}},
 		{"existing NATS is verified", url, nil, map[string]any{"provision": false}},
 		{"existing NATS provisioned", url, map[string]string{"PURGEBUS_PROVISION": "true"}, map[string]any{"provision": true}},
@@ -551,6 +567,10 @@ func TestNATSFlagMistakes(t *testing.T) {
 		{"certificate without key", append([]string{"--nats-tls-cert", "/c.pem"}, url...), nil, []string{"certificate and key"}},
 		{"no retention", append([]string{"--result-max-age", "0s"}, url...), nil, []string{"--result-max-age must be positive"}},
 		{"negative size", append([]string{"--deadletter-max-bytes", "-1"}, url...), nil, []string{"--deadletter-max-bytes must be 0"}},
+		{"no duplicate window", []string{"--result-duplicates", "0s"}, nil, []string{"--result-duplicates must be positive"}},
+		{"too short a duplicate window", []string{"--result-duplicates", "10ms"}, nil, []string{"--result-duplicates must be at least 100ms"}},
+		{"no ack wait", []string{"--ack-wait", "0s"}, nil, []string{"--ack-wait must be positive"}},
+		{"negative memory limit", []string{"--memory-limit", "-1"}, nil, []string{"--memory-limit must be 0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runFor(t, append([]string{"--sandbox", "--print-config"}, tc.args...), tc.vars)
@@ -848,5 +868,98 @@ func httpGet(t *testing.T, url string, ok func(string) bool) string {
 			return string(b)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// memoryLimitSet records what run passed to setMemoryLimit; TestMain
+// keeps run from setting the test binary's limit.
+var memoryLimitSet atomic.Int64
+
+func TestMain(m *testing.M) {
+	memoryLimitSet.Store(-1)
+	setMemoryLimit = func(n int64) int64 {
+		if n >= 0 {
+			memoryLimitSet.Store(n)
+		}
+		return math.MaxInt64
+	}
+	os.Exit(m.Run())
+}
+
+// TestMemoryLimit: --memory-limit, else GOMEMLIMIT, else the default sets
+// the soft limit; --print-config shows which.
+func TestMemoryLimit(t *testing.T) {
+	memoryLimitSet.Store(-1)
+	for _, tc := range []struct {
+		name string
+		args []string
+		vars map[string]string
+		want string
+	}{
+		{"default", nil, nil, "72MiB"},
+		{"flag", []string{"--memory-limit", "256MiB"}, nil, "256MiB"},
+		{"plain bytes", []string{"--memory-limit", "104857600"}, nil, "100MiB"},
+		{"environment", nil, map[string]string{"PURGEBUS_MEMORY_LIMIT": "1GiB"}, "1GiB"},
+		{"off", []string{"--memory-limit", "0"}, nil, "off"},
+		{"GOMEMLIMIT applies", nil, map[string]string{"GOMEMLIMIT": "300MiB"}, "GOMEMLIMIT=300MiB"},
+		{"the flag beats GOMEMLIMIT", []string{"--memory-limit", "90MiB"}, map[string]string{"GOMEMLIMIT": "300MiB"}, "90MiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _ := printedConfig(t, append([]string{"--sandbox"}, tc.args...), tc.vars)
+			if got := cfg["memory_limit"]; got != tc.want {
+				t.Errorf("memory_limit = %#v, want %q", got, tc.want)
+			}
+		})
+	}
+	if _, err := runFor(t, []string{"--sandbox", "--print-config", "--memory-limit", "lots"}, nil); err == nil || !strings.Contains(err.Error(), "memory-limit") {
+		t.Errorf("--memory-limit lots: %v", err)
+	}
+	if got := memoryLimitSet.Load(); got != -1 {
+		t.Errorf("--print-config set the memory limit to %d", got)
+	}
+
+	// A running consumer applies it.
+	out, stop := background(t, []string{"--sandbox", "--nats-listen", freeAddr(t), "--data-dir", filepath.Join(t.TempDir(), "data"),
+		"--memory-limit", "96MiB", "--shutdown-timeout", "5s"}, nil)
+	waitFor(t, 30*time.Second, "consumer running", func() bool { return strings.Contains(out.String(), "consumer running") })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := memoryLimitSet.Load(); got != 96<<20 {
+		t.Errorf("memory limit set to %d, want %d", got, 96<<20)
+	}
+	if !strings.Contains(out.String(), "soft memory limit") {
+		t.Errorf("the limit is not logged:\n%s", out.String())
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"0": 0, "8388608": 8 << 20, "8MiB": 8 << 20, "1.5GiB": 3 << 29, "512KiB": 512 << 10, "100B": 100, " 2TiB ": 2 << 40, "-1": -1,
+	} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "lots", "8MB", "MiB", "1e400GiB", "NaNMiB"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+	for n, want := range map[int64]string{0: "0", 100: "100", 8 << 20: "8MiB", 3 << 29: "1536MiB", 1 << 40: "1TiB", 1000: "1000"} {
+		if got := formatSize(n); got != want {
+			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,10 +30,11 @@ import (
 	"github.com/purgebus/purgebus/consumer"
 )
 
-// fastScale is the time scale of figure 5's fake Akamai. cmd/consumer has
-// no flag to turn pacing off; its budget adopts the refill rates Akamai's
-// X-Ratelimit-* headers report, and a fake this fast reports rates no
-// backlog can reach, so the subprocess is paced by nothing but itself.
+// fastScale is the time scale of figure 5's fake Akamai for a consumer
+// binary without --unpaced (an older build given with --consumer-bin):
+// its budget adopts the refill rates Akamai's X-Ratelimit-* headers
+// report, and a fake this fast reports rates no backlog can reach, so the
+// subprocess is paced by nothing but itself.
 const fastScale = 1e6
 
 // runRSS measures figure 5: cmd/consumer, built and run as a subprocess
@@ -50,7 +52,8 @@ func runRSS(ctx context.Context, cfg *config, f *Figure) error {
 	if err != nil {
 		return err
 	}
-	unpacedFlag := hasFlag(ctx, bin, "--unpaced")
+	flags := binFlags(ctx, bin)
+	unpacedFlag := flags["--unpaced"]
 	if unpacedFlag {
 		f.note("ran the consumer with --unpaced")
 	} else {
@@ -62,11 +65,14 @@ func runRSS(ctx context.Context, cfg *config, f *Figure) error {
 	}
 	var runs [2]rssRun
 	for i, n := range []int{cfg.backlogSmall, cfg.backlogLarge} {
-		r, err := measureRSS(ctx, cfg, bin, filepath.Join(tmp, fmt.Sprintf("run%d", i)), n, unpacedFlag)
+		r, err := measureRSS(ctx, cfg, bin, filepath.Join(tmp, fmt.Sprintf("run%d", i)), n, flags)
 		if err != nil {
 			return fmt.Errorf("backlog of %d: %w", n, err)
 		}
 		runs[i] = r
+		if i == 0 && r.settings != "" {
+			f.note("consumer's memory settings: %s", r.settings)
+		}
 		cfg.progress("figure 5: backlog %d: peak RSS %.1f MiB, drained in %.1f s (%s events/s)", n, r.hwmMiB, r.drain.Seconds(), num(float64(n)/r.drain.Seconds()))
 	}
 	if cfg.profileDir != "" {
@@ -100,11 +106,12 @@ type rssRun struct {
 	storeMiB       float64
 	prefill, drain time.Duration
 	requests       int
+	settings       string // from --print-config
 }
 
 // measureRSS prefills a store in dir with n events, runs the consumer on
 // it until every event has its result, and reads the consumer's peak RSS.
-func measureRSS(ctx context.Context, cfg *config, bin, dir string, n int, unpacedFlag bool) (rssRun, error) {
+func measureRSS(ctx context.Context, cfg *config, bin, dir string, n int, flags map[string]bool) (rssRun, error) {
 	run := rssRun{events: n}
 	data := filepath.Join(dir, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
@@ -126,7 +133,11 @@ func measureRSS(ctx context.Context, cfg *config, bin, dir string, n int, unpace
 	run.prefill = time.Since(start)
 	run.storeMiB = float64(dirBytes(data)) / (1 << 20)
 
-	fake := akamaitest.NewServer(akamaitest.Options{Buckets: akamaitest.BucketConfig{Disabled: true}, TimeScale: fastScale, MaxRecords: 100})
+	fopts := akamaitest.Options{Buckets: akamaitest.BucketConfig{Disabled: true}, MaxRecords: 100}
+	if !flags["--unpaced"] {
+		fopts.TimeScale = fastScale
+	}
+	fake := akamaitest.NewServer(fopts)
 	defer fake.Close()
 	edgerc := filepath.Join(dir, "edgerc")
 	cred := fake.Credentials()
@@ -140,10 +151,15 @@ func measureRSS(ctx context.Context, cfg *config, bin, dir string, n int, unpace
 		"--edgerc", edgerc, "--section", "ccu", "--akamai-url", fake.URL(),
 		"--log-format", "json", "--shutdown-timeout", "30s",
 	}
-	if unpacedFlag {
+	if flags["--unpaced"] {
 		args = append(args, "--unpaced")
 	}
+	if flags["--http-addr"] {
+		// A free port: the default one may be taken.
+		args = append(args, "--http-addr", "127.0.0.1:0")
+	}
 	args = append(args, cfg.consumerArgs...)
+	run.settings = consumerSettings(ctx, bin, args)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = cleanEnv()
 	stderr, err := cmd.StderrPipe()
@@ -272,10 +288,11 @@ func drainState(ctx context.Context, js jetstream.JetStream, sc bus.StreamsConfi
 }
 
 // prefill fills a JetStream store in dir the way cmd/consumer's embedded
-// server would find it: purgebus's streams provisioned and n events
-// published to the content stream.
+// server would find it: purgebus's streams provisioned with its defaults
+// (which size the result stream's blocks) and n events published to the
+// content stream.
 func prefill(ctx context.Context, dir string, n int, gen func(i int) []byte) error {
-	r, err := startNATSAt(ctx, "inprocess", dir, bus.StreamsConfig{})
+	r, err := startNATSAt(ctx, "inprocess", dir, bus.StreamsConfig{}.EmbeddedDefaults())
 	if err != nil {
 		return err
 	}
@@ -300,18 +317,51 @@ func consumerBinary(ctx context.Context, cfg *config, dir string) (string, error
 	return bin, nil
 }
 
-// hasFlag reports whether bin's --help lists flag.
-func hasFlag(ctx context.Context, bin, flag string) bool {
+// binFlags returns the flags bin's --help lists ("--unpaced": true).
+func binFlags(ctx context.Context, bin string) map[string]bool {
 	cmd := exec.CommandContext(ctx, bin, "--help")
 	cmd.Env = cleanEnv()
 	out, _ := cmd.CombinedOutput()
+	flags := map[string]bool{}
 	for _, line := range strings.Split(string(out), "\n") {
 		fields := strings.Fields(line)
-		if len(fields) > 0 && (fields[0] == flag || strings.HasPrefix(fields[0], flag+"=")) {
-			return true
+		if len(fields) > 0 && strings.HasPrefix(fields[0], "--") {
+			name, _, _ := strings.Cut(fields[0], "=")
+			flags[name] = true
 		}
 	}
-	return false
+	return flags
+}
+
+// consumerSettings runs bin with args and --print-config and returns the
+// settings that bear on its memory, "" when it prints none of them.
+func consumerSettings(ctx context.Context, bin string, args []string) string {
+	cmd := exec.CommandContext(ctx, bin, append(slices.Clone(args), "--print-config")...)
+	cmd.Env = cleanEnv()
+	out, _ := cmd.CombinedOutput()
+	// The configuration is the object with in_flight; log lines may
+	// come first.
+	var view map[string]any
+	for rest := out; view["in_flight"] == nil; {
+		i := bytes.IndexByte(rest, '{')
+		if i < 0 {
+			return ""
+		}
+		view = nil
+		_ = json.NewDecoder(bytes.NewReader(rest[i:])).Decode(&view)
+		rest = rest[i+1:]
+	}
+	var parts []string
+	for _, k := range []string{"memory_limit", "in_flight", "result_max_bytes", "result_duplicates", "ack_wait"} {
+		switch v := view[k].(type) {
+		case nil:
+		case float64: // JSON numbers
+			parts = append(parts, fmt.Sprintf("%s %s", k, num(v)))
+		default:
+			parts = append(parts, fmt.Sprintf("%s %v", k, v))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // cleanEnv is this process's environment without the variables
@@ -437,6 +487,7 @@ func profileRSS(ctx context.Context, cfg *config, f *Figure, n int, mod func(*co
 	runtime.GC()
 	cc := consumer.Config{
 		Embedded:        bus.EmbeddedConfig{Listen: "127.0.0.1:0", DataDir: dir},
+		Streams:         bus.StreamsConfig{}.EmbeddedDefaults(), // as cmd/consumer's
 		Akamai:          akamai.Config{Credentials: fake.Credentials(), BaseURL: fake.URL()},
 		Unpaced:         true,
 		ShutdownTimeout: 30 * time.Second,

@@ -1,0 +1,283 @@
+package events
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/purgebus/purgebus/akamai"
+)
+
+// This file is the hand-written encoder behind PurgeResult.Encode. It
+// writes byte for byte what encoding/json writes for a PurgeResult (with
+// HTML escaping off, as marshal sets it, and through the MarshalJSON
+// methods of Purge and Failure), without reflection and in one buffer.
+// encode_test.go holds the encoding/json path as the reference and
+// compares both on tables, random results and fuzzed input.
+//
+// Whatever encoding/json would refuse (a CP code that is not a JSON
+// integer, a time outside RFC 3339) makes appendResult report !ok; Encode
+// then takes the encoding/json path, which returns the very same error.
+
+// appendResult appends r as JSON to b. ok is false, and b is to be
+// discarded, when encoding/json would fail on r.
+func appendResult(b []byte, r *PurgeResult) (_ []byte, ok bool) {
+	b = append(b, `{"event_id":`...)
+	b = appendJSONString(b, r.EventID)
+	b = append(b, `,"outcome":`...)
+	b = appendJSONString(b, string(r.Outcome))
+	if r.Source != "" {
+		b = append(b, `,"source":`...)
+		b = appendJSONString(b, r.Source)
+	}
+	b = append(b, `,"purges":[`...)
+	for i := range r.Purges {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, ok = appendPurge(b, &r.Purges[i]); !ok {
+			return b, false
+		}
+	}
+	b = append(b, `],"failures":[`...)
+	for i := range r.Failures {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, ok = appendFailure(b, &r.Failures[i]); !ok {
+			return b, false
+		}
+	}
+	b = append(b, `],"received_at":`...)
+	if b, ok = appendJSONTime(b, r.ReceivedAt); !ok {
+		return b, false
+	}
+	b = append(b, `,"completed_at":`...)
+	if b, ok = appendJSONTime(b, r.CompletedAt); !ok {
+		return b, false
+	}
+	if !r.EstimatedCompleteAt.IsZero() {
+		b = append(b, `,"estimated_complete_at":`...)
+		if b, ok = appendJSONTime(b, r.EstimatedCompleteAt); !ok {
+			return b, false
+		}
+	}
+	if r.Subject != "" {
+		b = append(b, `,"subject":`...)
+		b = appendJSONString(b, r.Subject)
+	}
+	if r.CorrelationID != "" {
+		b = append(b, `,"correlation_id":`...)
+		b = appendJSONString(b, r.CorrelationID)
+	}
+	return append(b, '}'), true
+}
+
+// appendPurge appends p as Purge.MarshalJSON encodes it.
+func appendPurge(b []byte, p *Purge) (_ []byte, ok bool) {
+	b = append(b, `{"purge_id":`...)
+	b = appendJSONString(b, p.PurgeID)
+	b = append(b, `,"support_id":`...)
+	b = appendJSONString(b, p.SupportID)
+	b = append(b, `,"estimated_seconds":`...)
+	b = strconv.AppendInt(b, int64(p.EstimatedSeconds), 10)
+	b = append(b, `,"http_status":`...)
+	b = strconv.AppendInt(b, int64(p.HTTPStatus), 10)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, string(p.Type))
+	b = append(b, `,"action":`...)
+	b = appendJSONString(b, string(p.Action))
+	b = append(b, `,"network":`...)
+	b = appendJSONString(b, string(p.Network))
+	if p.Account != "" {
+		b = append(b, `,"account":`...)
+		b = appendJSONString(b, p.Account)
+	}
+	if !p.AcceptedAt.IsZero() {
+		b = append(b, `,"accepted_at":`...)
+		if b, ok = appendJSONTime(b, p.AcceptedAt); !ok {
+			return b, false
+		}
+	}
+	b = append(b, `,"objects":`...)
+	if b, ok = appendObjects(b, p.Type, p.Objects); !ok {
+		return b, false
+	}
+	return append(b, '}'), true
+}
+
+// appendFailure appends f as Failure.MarshalJSON encodes it.
+func appendFailure(b []byte, f *Failure) (_ []byte, ok bool) {
+	// Every field before title may be omitted: each brings its comma.
+	b = append(b, '{')
+	if f.Type != "" {
+		b = append(b, `"type":`...)
+		b = append(appendJSONString(b, string(f.Type)), ',')
+	}
+	if f.Action != "" {
+		b = append(b, `"action":`...)
+		b = append(appendJSONString(b, string(f.Action)), ',')
+	}
+	if f.Network != "" {
+		b = append(b, `"network":`...)
+		b = append(appendJSONString(b, string(f.Network)), ',')
+	}
+	if f.HTTPStatus != 0 {
+		b = append(b, `"http_status":`...)
+		b = append(strconv.AppendInt(b, int64(f.HTTPStatus), 10), ',')
+	}
+	b = append(b, `"title":`...)
+	b = appendJSONString(b, f.Title)
+	if f.Detail != "" {
+		b = append(b, `,"detail":`...)
+		b = appendJSONString(b, f.Detail)
+	}
+	if f.SupportID != "" {
+		b = append(b, `,"support_id":`...)
+		b = appendJSONString(b, f.SupportID)
+	}
+	b = append(b, `,"objects":`...)
+	if b, ok = appendObjects(b, f.Type, f.Objects); !ok {
+		return b, false
+	}
+	return append(b, '}'), true
+}
+
+// appendObjects appends objs as objectList.MarshalJSON encodes them: CP
+// codes as JSON integers, the rest as strings, nil as []. A CP code that
+// is not an int64 (objectList's error) or not a JSON integer (encoding/json
+// refuses "+1" or "01" as MarshalJSON output) is !ok.
+func appendObjects(b []byte, t akamai.Type, objs []string) (_ []byte, ok bool) {
+	b = append(b, '[')
+	for i, o := range objs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if t == akamai.TypeCPCode {
+			if !jsonInt64(o) {
+				return b, false
+			}
+			b = append(b, o...)
+		} else {
+			b = appendJSONString(b, o)
+		}
+	}
+	return append(b, ']'), true
+}
+
+// jsonInt64 reports whether s is an int64 in decimal (strconv.ParseInt)
+// and, written as it is, a JSON number: no '+', no leading zero.
+func jsonInt64(s string) bool {
+	if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+		return false
+	}
+	d := s
+	if d[0] == '-' {
+		d = d[1:]
+	}
+	// ParseInt succeeded: d is one or more digits, or starts with '+'.
+	return d[0] != '+' && (d[0] != '0' || len(d) == 1)
+}
+
+// appendJSONTime appends t as time.Time.MarshalJSON does. Times that
+// MarshalJSON refuses (year outside 0–9999, zone offset of 24 h or more)
+// are !ok.
+func appendJSONTime(b []byte, t time.Time) (_ []byte, ok bool) {
+	b = append(b, '"')
+	// AppendText and MarshalJSON both write t.appendStrictRFC3339.
+	out, err := t.AppendText(b)
+	if err != nil {
+		return b, false
+	}
+	return append(out, '"'), true
+}
+
+// jsonSafe marks the ASCII bytes encoding/json writes as they are in a
+// string when HTML escaping is off: everything from space on but '"' and
+// '\\' (DEL included).
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s quoted as encoding/json's appendString does
+// with escapeHTML false: '"' and '\\' escaped with a backslash; \b, \f,
+// \n, \r and \t short; other control bytes as \u00XX; each invalid UTF-8
+// byte as \ufffd; U+2028 and U+2029 as \u2028 and \u2029; everything else
+// as it is.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// resultSizeHint estimates the encoded size of r, to allocate once.
+func resultSizeHint(r *PurgeResult) int {
+	n := 200 + len(r.EventID) + len(r.Source) + len(r.Subject) + len(r.CorrelationID)
+	for i := range r.Purges {
+		p := &r.Purges[i]
+		n += 200 + len(p.PurgeID) + len(p.SupportID) + len(p.Account)
+		for _, o := range p.Objects {
+			n += len(o) + 3
+		}
+	}
+	for i := range r.Failures {
+		f := &r.Failures[i]
+		n += 150 + len(f.Title) + len(f.Detail) + len(f.SupportID)
+		for _, o := range f.Objects {
+			n += len(o) + 3
+		}
+	}
+	// Room for a few escapes.
+	return n + n/8
+}
