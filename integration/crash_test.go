@@ -104,6 +104,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	proc := &consumerProcess{t: t, binary: binary, logDir: dir, args: []string{
 		"--nats-url", srv.ClientURL(),
+		"--http-addr=", // tests run side by side: no metrics port
 		"--edgerc", edgerc,
 		"--akamai-url", fake.URL(),
 		"--in-flight", strconv.Itoa(inFlight),

@@ -373,6 +373,9 @@ func TestRestart(t *testing.T) {
 	r := newRig(t, akamaitest.Options{Buckets: akamaitest.BucketConfig{Disabled: true}}, func(c *consumer.Config) {
 		c.Streams.AckWait = 2 * time.Second
 		c.Coalescer.MaxInFlight = 1
+		// 50 events a request, one request every 500 ms: the stop
+		// finds events in flight however fast the rest is.
+		c.Coalescer.MaxObjects = map[akamai.Type]int{akamai.TypeURL: 100}
 	})
 	r.fake.SetLatency(500 * time.Millisecond)
 	var seen atomic.Int64

@@ -148,6 +148,7 @@ func measureRSS(ctx context.Context, cfg *config, bin, dir string, n int, flags 
 	}
 	args := []string{
 		"--data-dir", data, "--nats-listen", "127.0.0.1:0",
+		"--http-addr=", // no metrics port: other processes may hold the default
 		"--edgerc", edgerc, "--section", "ccu", "--akamai-url", fake.URL(),
 		"--log-format", "json", "--shutdown-timeout", "30s",
 	}
