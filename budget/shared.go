@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/purgebus/purgebus/akamai"
@@ -259,10 +260,23 @@ func NewShared(ctx context.Context, cfg SharedConfig) (*Shared, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.load(ctx); err != nil {
-		return nil, err
+	// A bucket just created on a cluster answers once its stream has a
+	// leader: give it a few seconds.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.load(ctx)
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return s, nil
 }
 
 // rate is bucket i's refill rate in use, after headroom.
