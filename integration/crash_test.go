@@ -212,8 +212,12 @@ func TestCrashSafety(t *testing.T) {
 		}
 	}
 	t.Logf("%d URLs purged more than once (their events were redelivered after a kill)", again)
-	if st := fake.Stats(); st.Unsigned != 0 {
-		t.Errorf("%d requests failed the fake's signature checks", st.Unsigned)
+	// A kill in the middle of sending a request leaves the fake a cut
+	// body, whose content hash no longer matches: at most the requests
+	// under way at each kill (4 lanes' worth). Anything beyond that would
+	// be a signing bug.
+	if st := fake.Stats(); st.Unsigned > nKills*4 {
+		t.Errorf("%d requests failed the fake's signature checks, more than the %d kills could cut", st.Unsigned, nKills)
 	}
 	if n := streamMsgCount(t, js, events.DefaultDeadLetterStream); n != 0 {
 		t.Errorf("%d dead letters, want none", n)
