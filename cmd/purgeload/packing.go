@@ -27,13 +27,7 @@ func runPacking(ctx context.Context, cfg *config, f *Figure) error {
 	}
 	defer rig.close()
 	cfg.progress("figure 3: publishing %d events of %d unique URLs", n, perEvent)
-	err = publishBacklog(ctx, rig.nc, n, func(i int) []byte {
-		urls := make([]string, perEvent)
-		for j := range urls {
-			urls[j] = pageURL("pack", i*perEvent+j)
-		}
-		return eventJSON(fmt.Sprintf("pack-%d", i), urls)
-	})
+	err = publishBacklog(ctx, rig.nc, n, uniqueURLEvents("pack", perEvent))
 	if err != nil {
 		return err
 	}
@@ -113,4 +107,16 @@ func runPacking(ctx context.Context, cfg *config, f *Figure) error {
 		f.note("%d distinct URLs reached the fake; %d were published", len(sent), n*perEvent)
 	}
 	return nil
+}
+
+// uniqueURLEvents returns the i-th event of a backlog of events carrying
+// perEvent URLs each, none repeated, labelled with prefix.
+func uniqueURLEvents(prefix string, perEvent int) func(i int) []byte {
+	return func(i int) []byte {
+		urls := make([]string, perEvent)
+		for j := range urls {
+			urls[j] = pageURL(prefix, i*perEvent+j)
+		}
+		return eventJSON(fmt.Sprintf("%s-%d", prefix, i), urls)
+	}
 }

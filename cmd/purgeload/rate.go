@@ -39,13 +39,7 @@ func runRate(ctx context.Context, cfg *config, f *Figure) error {
 		return fmt.Errorf("%d URLs fit the %d-URL burst: raise --rate-events so that there is a steady state after it", total, cfg.rateBurst)
 	}
 	cfg.progress("figure 1: publishing %d events of %d unique URLs", n, k)
-	err = publishBacklog(ctx, rig.nc, n, func(i int) []byte {
-		urls := make([]string, k)
-		for j := range urls {
-			urls[j] = pageURL("rate", i*k+j)
-		}
-		return eventJSON(fmt.Sprintf("rate-%d", i), urls)
-	})
+	err = publishBacklog(ctx, rig.nc, n, uniqueURLEvents("rate", k))
 	if err != nil {
 		return err
 	}
