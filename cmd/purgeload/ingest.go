@@ -19,7 +19,9 @@ import (
 
 // runIngest measures figure 2: how fast the consumer (unpaced, against a
 // fake Akamai without buckets) drains a backlog of events whose URLs
-// mostly repeat, from its start until every result is in, compared with a
+// mostly repeat, from its start until every event is acked and every
+// result stored (watched from the streams' state, see drainWatch),
+// compared with a
 // bare nats.go durable consumer (Consume, ack each message) draining an
 // identical backlog on the same kind of server. The bare consumer drains
 // its backlog twice, before and after the consumer's run, and the mean is
@@ -73,7 +75,7 @@ func runIngest(ctx context.Context, cfg *config, f *Figure) error {
 	if err := publishBacklog(ctx, rig.nc, n, gen); err != nil {
 		return err
 	}
-	rc, err := countResults(rig.nc, n)
+	dw, err := watchDrain(ctx, rig, n)
 	if err != nil {
 		return err
 	}
@@ -83,15 +85,21 @@ func runIngest(ctx context.Context, cfg *config, f *Figure) error {
 		return err
 	}
 	stopProfile := cfg.startProfile(2, f)
-	err = rc.wait(ctx, 60*time.Second)
+	end, err := dw.wait(ctx, 60*time.Second)
 	stopProfile()
-	took := rc.lastAt().Sub(start)
+	took := end.Sub(start)
 	consCPU := cpuTime() - cpu0
 	closeConsumer(c, f)
 	if err != nil {
 		return err
 	}
-	rc.stop()
+	rc, err := dw.tally(ctx, rig.js)
+	if err != nil {
+		return err
+	}
+	if got := rc.count(); got != n {
+		f.note("%d of %d events have a result", got, n)
+	}
 	var resultBytes float64
 	if s, err := rig.js.Stream(ctx, events.DefaultResultStream); err == nil {
 		if si, err := s.Info(ctx); err == nil && si.State.Msgs > 0 {

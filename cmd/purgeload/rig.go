@@ -205,8 +205,8 @@ type resultCounter struct {
 }
 
 func countResults(nc *nats.Conn, want int) (*resultCounter, error) {
-	rc := &resultCounter{want: want, seen: make(map[string]time.Time, want), outcomes: map[string]int{}, done: make(chan struct{})}
-	sub, err := nc.Subscribe(events.SubjectResults+".>", rc.add)
+	rc := newResultCounter(want)
+	sub, err := nc.Subscribe(events.SubjectResults+".>", func(m *nats.Msg) { rc.record(m.Subject, time.Now()) })
 	if err != nil {
 		return nil, err
 	}
@@ -223,10 +223,14 @@ func countResults(nc *nats.Conn, want int) (*resultCounter, error) {
 	return rc, nil
 }
 
-func (rc *resultCounter) add(m *nats.Msg) {
-	now := time.Now()
+func newResultCounter(want int) *resultCounter {
+	return &resultCounter{want: want, seen: make(map[string]time.Time, want), outcomes: map[string]int{}, done: make(chan struct{})}
+}
+
+// record counts the result stored or seen on subject at now.
+func (rc *resultCounter) record(subject string, now time.Time) {
 	// purge.result.<outcome>.<id>
-	parts := strings.SplitN(m.Subject, ".", 4)
+	parts := strings.SplitN(subject, ".", 4)
 	if len(parts) != 4 {
 		return
 	}
@@ -307,7 +311,11 @@ func (rc *resultCounter) duplicates() int {
 	return rc.dups
 }
 
-func (rc *resultCounter) stop() { _ = rc.sub.Unsubscribe() }
+func (rc *resultCounter) stop() {
+	if rc.sub != nil {
+		_ = rc.sub.Unsubscribe()
+	}
+}
 
 // closeConsumer closes c and reports a failed drain as a note.
 func closeConsumer(c *consumer.Consumer, f *Figure) {
