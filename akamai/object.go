@@ -104,10 +104,10 @@ func normalizeURL(raw string) (string, error) {
 		return bad("empty URL")
 	}
 	var (
-		b    strings.Builder
-		rest string // the host and what follows it
+		prefix string // the normalized ARL fields, or scheme and "://"
+		rest   string // the host and what follows it
+		lower  bool   // the scheme is to be lowercased
 	)
-	b.Grow(len(raw) + 8)
 	if isARL(raw) {
 		// The four fields before the host need no encoding: arlPrefix
 		// accepted only digits and a type code in them.
@@ -115,20 +115,21 @@ func normalizeURL(raw string) (string, error) {
 		if reason != "" {
 			return bad(reason)
 		}
-		b.WriteString(raw[:n])
-		rest = raw[n:]
+		prefix, rest = raw[:n], raw[n:]
 	} else {
 		schemeEnd := strings.Index(raw, "://")
 		if schemeEnd < 0 {
 			return bad("not an absolute http or https URL, nor an ARL (/L/…)")
 		}
-		scheme := strings.ToLower(raw[:schemeEnd])
-		if scheme != "http" && scheme != "https" {
+		scheme := raw[:schemeEnd]
+		switch {
+		case scheme == "http" || scheme == "https":
+		case asciiEqualFold(scheme, "http") || asciiEqualFold(scheme, "https"):
+			lower = true
+		default:
 			return bad("scheme must be http or https")
 		}
-		b.WriteString(scheme)
-		b.WriteString("://")
-		rest = raw[schemeEnd+3:]
+		prefix, rest = raw[:schemeEnd+3], raw[schemeEnd+3:]
 	}
 	hostEnd := strings.IndexAny(rest, "/?#")
 	if hostEnd < 0 {
@@ -138,6 +139,9 @@ func normalizeURL(raw string) (string, error) {
 	if host == "" || strings.HasPrefix(host, ":") {
 		return bad("missing host")
 	}
+	// Check everything first: the usual URL is normalized already, and
+	// is returned as it is rather than copied.
+	escapes := 0
 	for i := 0; i < len(rest); i++ {
 		c := rest[i]
 		switch {
@@ -147,9 +151,7 @@ func normalizeURL(raw string) (string, error) {
 			// Path, query and fragment: what may not appear in a URL is
 			// percent-encoded, so that Akamai gets a valid URL (RFC
 			// 3986); browsers request non-ASCII and "<> this way too.
-			b.WriteByte('%')
-			b.WriteByte(upperHex[c>>4])
-			b.WriteByte(upperHex[c&15])
+			escapes++
 		case c >= 0x80:
 			return bad("non-ASCII host: use its punycode (xn--) form")
 		case c == ' ':
@@ -158,15 +160,59 @@ func normalizeURL(raw string) (string, error) {
 			// A host cannot be percent-encoded; these are not host
 			// characters, and a browser would not send them either.
 			return bad(fmt.Sprintf("character %q is not allowed in a host", c))
-		default:
-			b.WriteByte(c)
 		}
 	}
-	u := b.String()
+	u := raw
+	if lower || escapes > 0 {
+		u = rewriteURL(prefix, rest, hostEnd, lower, escapes)
+	}
 	if n := encodedStringSize(u); n > maxObjectBytes {
 		return bad(fmt.Sprintf("URL is %d bytes encoded; a request body holds at most %d", n, maxObjectBytes))
 	}
 	return u, nil
+}
+
+// asciiEqualFold reports whether strings.ToLower(s) is lower, an ASCII
+// lowercase string. Unlike strings.EqualFold, it takes no other letter
+// for an ASCII one ('ſ' folds to 's', but ToLower keeps it).
+func asciiEqualFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// rewriteURL returns prefix, lowercased if lower, and rest with the bytes
+// from hostEnd on that escapeByte names, and non-ASCII bytes,
+// percent-encoded; escapes is how many there are. normalizeURL has
+// checked both.
+func rewriteURL(prefix, rest string, hostEnd int, lower bool, escapes int) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + len(rest) + 2*escapes)
+	if lower {
+		prefix = strings.ToLower(prefix)
+	}
+	b.WriteString(prefix)
+	b.WriteString(rest[:hostEnd])
+	for i := hostEnd; i < len(rest); i++ {
+		if c := rest[i]; c >= 0x80 || escapeByte(c) {
+			b.WriteByte('%')
+			b.WriteByte(upperHex[c>>4])
+			b.WriteByte(upperHex[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 const upperHex = "0123456789ABCDEF"
@@ -177,8 +223,12 @@ const upperHex = "0123456789ABCDEF"
 // escapes are never encoded twice; a stray '%' is left as a browser
 // leaves it, since encoding it would name another cache key.
 func escapeByte(c byte) bool {
-	return strings.IndexByte(" \"<>\\^`{|}", c) >= 0
+	return escapeBytes[c]
 }
+
+// escapeBytes marks the bytes escapeByte reports: normalizeURL asks for
+// every byte of every URL, and a table answers fastest.
+var escapeBytes = [256]bool{' ': true, '"': true, '<': true, '>': true, '\\': true, '^': true, '`': true, '{': true, '|': true, '}': true}
 
 // isARL reports whether raw is meant as an ARL rather than a URL: it
 // starts with a single '/' (a URL starts with its scheme, and "//host" is

@@ -610,3 +610,47 @@ func TestStartEmbedded(t *testing.T) {
 		t.Error("in-process connection not connected")
 	}
 }
+
+// TestPublisherWithoutDeadline publishes as the handler does, with a
+// context without a deadline (the publisher's prepared stall option), and
+// checks what is stored: the message ID header, deduplication and data.
+func TestPublisherWithoutDeadline(t *testing.T) {
+	r := startNATS(t)
+	r.provision(t, bus.StreamsConfig{})
+	nc := connect(t, r.emb)
+	pub, err := bus.NewPublisher(nc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := pub.Publish(context.Background(), "purge.result.succeeded.ev-1", []byte(`{"event_id":"ev-1"}`), "result:ev-1:7"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Publish(context.Background(), "purge.result.succeeded.ev-2", []byte(`{"event_id":"ev-2"}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.streamMsgs(t, events.DefaultResultStream); n != 2 {
+		t.Fatalf("%d messages stored, want 2", n)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctxFor(t, 5*time.Second), events.DefaultResultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq, want := range map[uint64]struct{ data, id string }{1: {`{"event_id":"ev-1"}`, "result:ev-1:7"}, 2: {`{"event_id":"ev-2"}`, ""}} {
+		m, err := s.GetMsg(ctxFor(t, 5*time.Second), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Data) != want.data || m.Header.Get(jetstream.MsgIDHeader) != want.id {
+			t.Errorf("message %d: %q with Nats-Msg-Id %q, want %q with %q", seq, m.Data, m.Header.Get(jetstream.MsgIDHeader), want.data, want.id)
+		}
+		if want.id == "" && len(m.Header) != 0 {
+			t.Errorf("message %d has headers %v, want none", seq, m.Header)
+		}
+	}
+}

@@ -15,6 +15,9 @@ import (
 // instead of paying one each.
 type Publisher struct {
 	js jetstream.JetStream
+	// stall is the option of a publish without a deadline, made once:
+	// options are closures, allocated anew by each With call.
+	stall jetstream.PublishOpt
 }
 
 // NewPublisher returns a Publisher on nc whose window holds at most window
@@ -28,22 +31,26 @@ func NewPublisher(nc *nats.Conn, window int) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
 	}
-	return &Publisher{js: js}, nil
+	return &Publisher{js: js, stall: jetstream.WithStallWait(maxStallWait)}, nil
 }
 
 // Publish stores data on subject and returns once JetStream acknowledged
 // it. msgID deduplicates: a second message with the same ID within the
 // stream's duplicate window is not stored again.
 func (p *Publisher) Publish(ctx context.Context, subject string, data []byte, msgID string) error {
-	msg := nats.NewMsg(subject)
-	msg.Data = data
+	msg := &nats.Msg{Subject: subject, Data: data}
+	if msgID != "" {
+		// What jetstream.WithMsgID sets, without a closure to allocate
+		// and apply.
+		msg.Header = nats.Header{jetstream.MsgIDHeader: {msgID}}
+	}
 	// A full window waits for room rather than failing: a full window
 	// means the server is slow, not that the result cannot be stored.
-	opts := []jetstream.PublishOpt{jetstream.WithStallWait(stallWait(ctx))}
-	if msgID != "" {
-		opts = append(opts, jetstream.WithMsgID(msgID))
+	stall := p.stall
+	if _, ok := ctx.Deadline(); ok {
+		stall = jetstream.WithStallWait(stallWait(ctx))
 	}
-	fut, err := p.js.PublishMsgAsync(msg, opts...)
+	fut, err := p.js.PublishMsgAsync(msg, stall)
 	if err != nil {
 		return fmt.Errorf("bus: publish %s: %w", subject, err)
 	}
@@ -57,11 +64,15 @@ func (p *Publisher) Publish(ctx context.Context, subject string, data []byte, ms
 	}
 }
 
+// maxStallWait is how long a publish without a deadline may wait for room
+// in the window.
+const maxStallWait = 30 * time.Second
+
 // stallWait is how long a publish may wait for room in the window: until
-// ctx ends, or 30 s.
+// ctx ends, or maxStallWait.
 func stallWait(ctx context.Context) time.Duration {
 	if dl, ok := ctx.Deadline(); ok {
 		return max(time.Until(dl), time.Millisecond)
 	}
-	return 30 * time.Second
+	return maxStallWait
 }

@@ -107,72 +107,136 @@ func (h *Handler) delivery(msg *message.Message) delivery {
 // event's result is stored (the router then acks it), or an error when
 // the outcome is not final yet (the router nacks it, and it is redelivered
 // after a delay).
+//
+// Watermill runs each message on a goroutine of its own, which starts
+// with a small stack: a deeper call copies it to a larger one, for every
+// event. So the usual event's result is published from Handle's own small
+// frame, and the decoding, purging and summarizing that precede it,
+// whose frames are larger, have returned by then; the rare paths
+// (refusals, routing, errors) live in functions of their own.
 func (h *Handler) Handle(msg *message.Message) error {
-	ctx := msg.Context()
+	var r reply
+	if err := h.handle(msg, &r); err != nil || r.res.Outcome == "" {
+		return err
+	}
+	return h.publishResult(msg.Context(), &r)
+}
+
+// handle does what Handle does up to the result of an event that the
+// coalescers purged, which it leaves in r for Handle to publish. Results
+// of events that it refuses it publishes itself, leaving r as it is.
+func (h *Handler) handle(msg *message.Message, r *reply) error {
 	d := h.delivery(msg)
 	ev, err := events.Decode(msg.Payload, h.cfg.MaxEventBytes)
 	if ev.ID != "" {
 		if events.ValidID(ev.ID) {
 			d.id = ev.ID
 		} else if err == nil {
-			err = &events.InvalidEventError{Reason: fmt.Sprintf("id %q is not 1-%d characters from letters, digits and -_:=+", ev.ID, events.MaxIDLength)}
+			err = invalidID(ev.ID)
 		}
 	}
 	if d.corrID == "" {
 		d.corrID = d.id
 	}
-	res := events.PurgeResult{
+	if err != nil {
+		return h.refuse(msg, &d, &ev, err)
+	}
+	if h.cfg.Router != nil {
+		return h.handleRouted(msg, &d, &ev, r)
+	}
+	return h.finish(msg, &d, ev.Source, h.purge(msg.Context(), h.groups(&ev)), nil, r)
+}
+
+func invalidID(id string) error {
+	return &events.InvalidEventError{Reason: fmt.Sprintf("id %q is not 1-%d characters from letters, digits and -_:=+", id, events.MaxIDLength)}
+}
+
+// refuse answers an event that can never succeed: a failed result naming
+// its invalid objects, and a dead letter.
+func (h *Handler) refuse(msg *message.Message, d *delivery, ev *events.ContentChanged, err error) error {
+	res := h.newResult(d, ev.Source)
+	var ie *events.InvalidEventError
+	if errors.As(err, &ie) {
+		for _, o := range ie.Objects {
+			res.Failures = append(res.Failures, events.Failure{
+				Type: o.Type, Action: ev.Action, Network: ev.Network,
+				Objects: []string{o.Object}, Title: "invalid object", Detail: o.Reason,
+			})
+		}
+	}
+	return h.deadLetter(msg.Context(), msg, *d, &res, err.Error())
+}
+
+// newResult starts the result of the event of d.
+func (h *Handler) newResult(d *delivery, source string) events.PurgeResult {
+	return events.PurgeResult{
 		EventID:       d.id,
-		Source:        ev.Source,
+		Source:        source,
 		ReceivedAt:    d.receivedAt,
 		Subject:       d.subject,
 		CorrelationID: d.corrID,
 	}
-	if err != nil {
-		var ie *events.InvalidEventError
-		if errors.As(err, &ie) {
-			for _, o := range ie.Objects {
-				res.Failures = append(res.Failures, events.Failure{
-					Type: o.Type, Action: ev.Action, Network: ev.Network,
-					Objects: []string{o.Object}, Title: "invalid object", Detail: o.Reason,
-				})
-			}
-		}
-		return h.deadLetter(ctx, msg, d, &res, err.Error())
-	}
+}
 
-	groups, rejected, err := h.route(msg, d, &ev)
+// handleRouted is Handle for an event that h.cfg.Router splits among
+// accounts and may refuse in part.
+func (h *Handler) handleRouted(msg *message.Message, d *delivery, ev *events.ContentChanged, r *reply) error {
+	groups, rejected, err := h.route(msg, *d, ev)
 	if err != nil {
 		return err
 	}
-	outcomes := h.purge(ctx, groups)
-	var transientErr error
-	for _, o := range outcomes {
-		if o.Err != nil && !Permanent(o.Err) {
-			transientErr = o.Err
-			break
-		}
+	return h.finish(msg, d, ev.Source, h.purge(msg.Context(), groups), &rejected, r)
+}
+
+// finish puts in r the result of an event whose objects have their
+// outcomes, and what routing refused (nil: nothing), unless an outcome is
+// transient: then it returns an error, and the event is redelivered.
+func (h *Handler) finish(msg *message.Message, d *delivery, source string, outcomes []groupOutcomes, rejected *routing.Decision, r *reply) error {
+	if err := firstTransient(outcomes); err != nil {
+		return h.notFinished(d, err)
 	}
-	if transientErr != nil {
-		h.log.Debug("event not finished; it will be redelivered", "event_id", d.id, "correlation_id", d.corrID, "err", transientErr)
-		return fmt.Errorf("event %s: %w", d.id, transientErr)
-	}
-	res.Purges, res.Failures = summarize(outcomes)
-	purged := countPurged(outcomes)
-	failed := len(outcomes) - purged
-	if rejected.Err() != nil {
+	res := &r.res
+	*res = h.newResult(d, source)
+	var purged, failed int
+	res.Purges, res.Failures, purged, failed = summarize(outcomes)
+	if rejected != nil && rejected.Err() != nil {
 		// Refused by the routing configuration: a result that says why,
 		// and a dead letter to replay once the configuration allows it.
-		res.Failures = append(res.Failures, rejected.Failures()...)
-		failed += len(rejected.Rejected)
-		if err := h.publishDeadLetter(ctx, msg, d, ev.Source, rejected.Err().Error()); err != nil {
+		if err := h.refuseRouted(msg, d, res, source, rejected); err != nil {
 			return err
 		}
+		failed += len(rejected.Rejected)
 	}
 	res.Outcome = events.OutcomeOf(purged, failed)
 	res.CompletedAt = h.cfg.Now().UTC()
 	res.EstimatedCompleteAt = estimatedCompleteAt(res.Purges)
-	return h.publishResult(ctx, d, &res)
+	r.d = *d
+	return nil
+}
+
+// refuseRouted adds what routing refused to res, and dead-letters the
+// event.
+func (h *Handler) refuseRouted(msg *message.Message, d *delivery, res *events.PurgeResult, source string, rejected *routing.Decision) error {
+	res.Failures = append(res.Failures, rejected.Failures()...)
+	return h.publishDeadLetter(msg.Context(), msg, *d, source, rejected.Err().Error())
+}
+
+// firstTransient returns the first error among outcomes that a retry may
+// overcome, or nil.
+func firstTransient(outcomes []groupOutcomes) error {
+	for _, g := range outcomes {
+		for _, o := range g.outcomes {
+			if o.Err != nil && !Permanent(o.Err) {
+				return o.Err
+			}
+		}
+	}
+	return nil
+}
+
+func (h *Handler) notFinished(d *delivery, err error) error {
+	h.log.Debug("event not finished; it will be redelivered", "event_id", d.id, "correlation_id", d.corrID, "err", err)
+	return fmt.Errorf("event %s: %w", d.id, err)
 }
 
 // group is objects of one key going to one account's coalescer.
@@ -183,25 +247,34 @@ type group struct {
 	c       *Coalescer
 }
 
-// route splits the event's objects into groups, one per account and key.
-// An event over its source's quota is deferred: route returns an error,
-// and asks the subscriber to redeliver it when the quota allows.
-func (h *Handler) route(msg *message.Message, d delivery, ev *events.ContentChanged) ([]group, routing.Decision, error) {
-	if h.cfg.Router == nil {
-		// Only the types the event names: purge skips empty groups.
-		groups := make([]group, 0, 3)
-		add := func(t akamai.Type, objs []string) {
-			if len(objs) > 0 {
-				groups = append(groups, group{key: Key{t, ev.Action, ev.Network}, objs: dedupe(objs), c: h.coalescer})
-			}
+// groups splits the event's objects into groups by type, for h's one
+// coalescer: only the types the event names, since purge skips empty
+// groups.
+func (h *Handler) groups(ev *events.ContentChanged) []group {
+	n := 0
+	for _, objs := range [...]int{len(ev.URLs), len(ev.Tags), len(ev.CPCodes)} {
+		if objs > 0 {
+			n++
 		}
-		add(akamai.TypeURL, ev.URLs)
-		add(akamai.TypeTag, ev.Tags)
-		if len(ev.CPCodes) > 0 {
-			add(akamai.TypeCPCode, akamai.CPCodes(ev.CPCodes...))
-		}
-		return groups, routing.Decision{}, nil
 	}
+	groups := make([]group, 0, n)
+	if len(ev.URLs) > 0 {
+		groups = append(groups, group{key: Key{akamai.TypeURL, ev.Action, ev.Network}, objs: dedupe(ev.URLs), c: h.coalescer})
+	}
+	if len(ev.Tags) > 0 {
+		groups = append(groups, group{key: Key{akamai.TypeTag, ev.Action, ev.Network}, objs: dedupe(ev.Tags), c: h.coalescer})
+	}
+	if len(ev.CPCodes) > 0 {
+		groups = append(groups, group{key: Key{akamai.TypeCPCode, ev.Action, ev.Network}, objs: dedupe(akamai.CPCodes(ev.CPCodes...)), c: h.coalescer})
+	}
+	return groups
+}
+
+// route splits the event's objects into groups, one per account and key,
+// as h.cfg.Router decides. An event over its source's quota is deferred:
+// route returns an error, and asks the subscriber to redeliver it when
+// the quota allows.
+func (h *Handler) route(msg *message.Message, d delivery, ev *events.ContentChanged) ([]group, routing.Decision, error) {
 	dec := h.cfg.Router.RouteKeyed(*ev, msg.Metadata.Get(bus.MetaStream)+":"+d.seq, h.cfg.Now())
 	if dec.Retry {
 		msg.Metadata.Set(bus.MetaNakDelay, dec.RetryAfter.String())
@@ -221,21 +294,23 @@ func (h *Handler) route(msg *message.Message, d delivery, ev *events.ContentChan
 	return groups, dec, nil
 }
 
-// keyedOutcome is an object's outcome with the account and key it was
-// purged under.
-type keyedOutcome struct {
+// groupOutcomes are the outcomes of a group's objects, in their order,
+// with the account and key they were purged under.
+type groupOutcomes struct {
 	Key
-	Outcome
-	account string
+	account  string
+	outcomes []Outcome
 }
 
 // purge hands the groups to their coalescers, all at once, and waits for
 // every outcome. The usual event has one group: it is purged from this
-// goroutine, without starting another.
-func (h *Handler) purge(ctx context.Context, groups []group) []keyedOutcome {
-	results := make([][]Outcome, len(groups))
+// goroutine, without starting another. Groups without objects have no
+// outcomes.
+func (h *Handler) purge(ctx context.Context, groups []group) []groupOutcomes {
+	results := make([]groupOutcomes, len(groups))
 	busy, only := 0, -1
 	for i, g := range groups {
+		results[i].Key, results[i].account = g.key, g.account
 		if len(g.objs) > 0 {
 			busy++
 			only = i
@@ -243,31 +318,18 @@ func (h *Handler) purge(ctx context.Context, groups []group) []keyedOutcome {
 	}
 	if busy == 1 {
 		g := groups[only]
-		results[only] = g.c.Purge(ctx, g.key, g.objs)
+		results[only].outcomes = g.c.Purge(ctx, g.key, g.objs)
 	} else {
 		var wg sync.WaitGroup
 		for i, g := range groups {
 			if len(g.objs) == 0 {
 				continue
 			}
-			wg.Go(func() { results[i] = g.c.Purge(ctx, g.key, g.objs) })
+			wg.Go(func() { results[i].outcomes = g.c.Purge(ctx, g.key, g.objs) })
 		}
 		wg.Wait()
 	}
-	n := 0
-	for _, rs := range results {
-		n += len(rs)
-	}
-	var out []keyedOutcome
-	if n > 0 {
-		out = make([]keyedOutcome, 0, n)
-	}
-	for i, rs := range results {
-		for _, o := range rs {
-			out = append(out, keyedOutcome{groups[i].key, o, groups[i].account})
-		}
-	}
-	return out
+	return results
 }
 
 // dedupe returns objs without repeats, in their order: objs itself (its
@@ -300,16 +362,6 @@ func dedupeMap(objs []string) []string {
 	return out
 }
 
-func countPurged(os []keyedOutcome) int {
-	n := 0
-	for _, o := range os {
-		if o.Err == nil {
-			n++
-		}
-	}
-	return n
-}
-
 // deadLetter answers an event that can never succeed: a failed result
 // and a copy of the event with the reason on the dead-letter subject.
 func (h *Handler) deadLetter(ctx context.Context, msg *message.Message, d delivery, res *events.PurgeResult, reason string) error {
@@ -321,7 +373,7 @@ func (h *Handler) deadLetter(ctx context.Context, msg *message.Message, d delive
 		res.Failures = []events.Failure{{Title: "invalid event", Detail: reason}}
 	}
 	res.CompletedAt = h.cfg.Now().UTC()
-	return h.publishResult(ctx, d, res)
+	return h.publishResult(ctx, &reply{d: d, res: *res})
 }
 
 // publishDeadLetter stores a copy of the event with the reason on the
@@ -348,7 +400,7 @@ func (h *Handler) publishDeadLetter(ctx context.Context, msg *message.Message, d
 	if err != nil {
 		return fmt.Errorf("encode dead letter: %w", err)
 	}
-	if err := h.pub.Publish(ctx, events.DeadLetterSubject(d.id), data, h.msgID("deadletter", d)); err != nil {
+	if err := h.pub.Publish(ctx, events.DeadLetterSubject(d.id), data, h.msgID("deadletter", &d)); err != nil {
 		return fmt.Errorf("publish dead letter %s: %w", d.id, err)
 	}
 	h.log.Warn("event dead-lettered", "event_id", d.id, "correlation_id", d.corrID, "subject", d.subject, "source", source, "reason", reason)
@@ -357,19 +409,26 @@ func (h *Handler) publishDeadLetter(ctx context.Context, msg *message.Message, d
 
 // msgID deduplicates what a redelivery of the same stream message
 // publishes again.
-func (h *Handler) msgID(kind string, d delivery) string {
+func (h *Handler) msgID(kind string, d *delivery) string {
 	return kind + ":" + d.id + ":" + d.seq
 }
 
-func (h *Handler) publishResult(ctx context.Context, d delivery, res *events.PurgeResult) error {
-	data, err := res.Encode()
+// reply is the result of an event, and what publishing it needs.
+type reply struct {
+	d   delivery
+	res events.PurgeResult
+}
+
+// publishResult encodes and publishes the result of the event of d.
+func (h *Handler) publishResult(ctx context.Context, r *reply) error {
+	data, err := r.res.Encode()
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)
 	}
-	if err := h.pub.Publish(ctx, events.ResultSubject(res.Outcome, d.id), data, h.msgID("result", d)); err != nil {
-		return fmt.Errorf("publish result %s: %w", d.id, err)
+	if err := h.pub.Publish(ctx, events.ResultSubject(r.res.Outcome, r.d.id), data, h.msgID("result", &r.d)); err != nil {
+		return fmt.Errorf("publish result %s: %w", r.d.id, err)
 	}
-	h.log.Debug("event done", "event_id", d.id, "correlation_id", d.corrID, "outcome", res.Outcome)
+	h.log.Debug("event done", "event_id", r.d.id, "correlation_id", r.d.corrID, "outcome", r.res.Outcome)
 	return nil
 }
 

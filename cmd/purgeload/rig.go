@@ -200,7 +200,6 @@ type resultCounter struct {
 	seen     map[string]time.Time // event ID → first result's arrival
 	dups     int
 	outcomes map[string]int
-	last     time.Time
 	done     chan struct{}
 }
 
@@ -242,7 +241,6 @@ func (rc *resultCounter) record(subject string, now time.Time) {
 	}
 	rc.seen[parts[3]] = now
 	rc.outcomes[parts[2]]++
-	rc.last = now
 	if len(rc.seen) == rc.want {
 		close(rc.done)
 	}
@@ -275,13 +273,6 @@ func (rc *resultCounter) count() int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return len(rc.seen)
-}
-
-// lastAt is when the last new result arrived.
-func (rc *resultCounter) lastAt() time.Time {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.last
 }
 
 // arrival is when event id's first result arrived.
