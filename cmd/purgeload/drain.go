@@ -13,7 +13,7 @@ import (
 // drainPoll is how often a drainWatch looks at the streams: short against
 // a drain of seconds, long enough that its requests cost the server next
 // to nothing.
-const drainPoll = 5 * time.Millisecond
+const drainPoll = 10 * time.Millisecond
 
 // drainWatch tells when the consumer has drained a backlog by polling the
 // streams' state instead of subscribing to the results. A subscriber in
@@ -46,7 +46,7 @@ func watchDrain(ctx context.Context, r *natsRig, want int) (*drainWatch, error) 
 
 // wait returns when the work queue is empty (every event acked) and the
 // results stream holds want more results, at most drainPoll late; it gives
-// up when neither moved for stall.
+// up when the work queue did not shrink, nor the results grow, for stall.
 func (w *drainWatch) wait(ctx context.Context, stall time.Duration) (time.Time, error) {
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
@@ -62,12 +62,17 @@ func (w *drainWatch) wait(ctx context.Context, stall time.Duration) (time.Time, 
 		if err != nil {
 			return time.Time{}, err
 		}
-		ri, err := w.results.Info(ctx)
-		if err != nil {
-			return time.Time{}, err
+		left, stored := ci.State.Msgs, last.stored
+		if left == 0 {
+			// Only now, as each request costs the server (and so the
+			// consumer) a little.
+			ri, err := w.results.Info(ctx)
+			if err != nil {
+				return time.Time{}, err
+			}
+			stored = ri.State.LastSeq - w.fromSeq
 		}
 		now := time.Now()
-		left, stored := ci.State.Msgs, ri.State.LastSeq-w.fromSeq
 		if left == 0 && stored >= uint64(w.want) {
 			return now, nil
 		}
