@@ -654,3 +654,64 @@ func TestPublisherWithoutDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestPublisherRetriesLostAcks plays a stream that loses acknowledgements,
+// as one does whose leader stops: a subscriber in its place answers only
+// after it has swallowed the first lost publishes. A lost acknowledgement
+// must not leave Publish waiting forever; it sends again with the same
+// message ID, and gives up with the timeout's error after three attempts.
+func TestPublisherRetriesLostAcks(t *testing.T) {
+	for _, tc := range []struct {
+		lost     int
+		wantErr  error
+		attempts int
+	}{
+		{lost: 0, attempts: 1},
+		{lost: 1, attempts: 2},
+		{lost: 2, attempts: 3},
+		{lost: 3, attempts: 3, wantErr: jetstream.ErrAsyncPublishTimeout},
+	} {
+		t.Run(fmt.Sprintf("lost %d", tc.lost), func(t *testing.T) {
+			r := startNATS(t)
+			stream := connect(t, r.emb)
+			var (
+				mu  sync.Mutex
+				ids []string
+			)
+			sub, err := stream.Subscribe("lossy.>", func(m *nats.Msg) {
+				mu.Lock()
+				ids = append(ids, m.Header.Get(jetstream.MsgIDHeader))
+				n := len(ids)
+				mu.Unlock()
+				if n > tc.lost {
+					_ = m.Respond([]byte(`{"stream":"LOSSY","seq":1}`))
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Unsubscribe()
+			if err := stream.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			pub, err := bus.NewPublisherTimeouts(connect(t, r.emb), 0, 100*time.Millisecond, 10*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = pub.Publish(ctxFor(t, 10*time.Second), "lossy.result", []byte("x"), "result:ev-1:1")
+			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+				t.Errorf("Publish: %v, want %v", err, tc.wantErr)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(ids) != tc.attempts {
+				t.Errorf("%d attempts, want %d", len(ids), tc.attempts)
+			}
+			for i, id := range ids {
+				if id != "result:ev-1:1" {
+					t.Errorf("attempt %d has Nats-Msg-Id %q, want the first's", i+1, id)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,27 +18,73 @@ type Publisher struct {
 	js jetstream.JetStream
 	// stall is the option of a publish without a deadline, made once:
 	// options are closures, allocated anew by each With call.
-	stall jetstream.PublishOpt
+	stall     jetstream.PublishOpt
+	retryWait time.Duration // before the second attempt; twice as long before the third
 }
 
 // NewPublisher returns a Publisher on nc whose window holds at most window
 // unacknowledged messages (1,000 when 0). nc should be its own connection:
 // closing a subscriber drains its connection.
 func NewPublisher(nc *nats.Conn, window int) (*Publisher, error) {
+	return newPublisher(nc, window, publishAckTimeout, publishRetryWait)
+}
+
+func newPublisher(nc *nats.Conn, window int, ackTimeout, retryWait time.Duration) (*Publisher, error) {
 	if window <= 0 {
 		window = 1000
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(window))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(window), jetstream.WithPublishAsyncTimeout(ackTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
 	}
-	return &Publisher{js: js, stall: jetstream.WithStallWait(maxStallWait)}, nil
+	return &Publisher{js: js, stall: jetstream.WithStallWait(maxStallWait), retryWait: retryWait}, nil
 }
+
+// An acknowledgement can be lost for good: a stream leader that stops or
+// steps down drops the proposals it had not answered, and a reconnect
+// loses the answers on their way. Without a timeout such a publish waits
+// forever, and its event with it (kept alive by InProgress), so a publish
+// gives up waiting after publishAckTimeout and is sent again, with the
+// same message ID so that a message stored after all is not stored twice,
+// publishAttempts times in all before the caller gets the error (and the
+// event is redelivered later).
+const (
+	publishAckTimeout = 10 * time.Second
+	publishRetryWait  = time.Second
+	publishAttempts   = 3
+)
 
 // Publish stores data on subject and returns once JetStream acknowledged
 // it. msgID deduplicates: a second message with the same ID within the
-// stream's duplicate window is not stored again.
+// stream's duplicate window is not stored again. An acknowledgement that
+// does not come in time, or a stream without a leader, is retried a few
+// times before Publish returns the error.
 func (p *Publisher) Publish(ctx context.Context, subject string, data []byte, msgID string) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = p.publish(ctx, subject, data, msgID); err == nil || attempt == publishAttempts || !retryable(err) {
+			return err
+		}
+		t := time.NewTimer(p.retryWait * time.Duration(attempt))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+	}
+}
+
+// retryable reports whether a publish that failed with err may succeed if
+// sent again.
+func retryable(err error) bool {
+	return errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrTooManyStalledMsgs)
+}
+
+func (p *Publisher) publish(ctx context.Context, subject string, data []byte, msgID string) error {
 	msg := &nats.Msg{Subject: subject, Data: data}
 	if msgID != "" {
 		// What jetstream.WithMsgID sets, without a closure to allocate

@@ -152,8 +152,14 @@ func (c StreamsConfig) Defaults() StreamsConfig {
 // updated in place (the content stream's retention, the durable's ack
 // policy) is an error naming it. A stream whose subjects overlap another
 // stream is reported with that stream's name. Provision ends with Verify.
+// A cluster that is still forming or electing a leader is waited for (see
+// RetryTransient).
 func Provision(ctx context.Context, js jetstream.JetStream, c StreamsConfig) error {
 	c = c.Defaults()
+	return RetryTransient(ctx, func(ctx context.Context) error { return provision(ctx, js, c) })
+}
+
+func provision(ctx context.Context, js jetstream.JetStream, c StreamsConfig) error {
 	var content jetstream.StreamConfig
 	for i, sc := range c.streamConfigs() {
 		got, err := ensureStream(ctx, js, sc)

@@ -432,7 +432,11 @@ func sharedBudget(ctx context.Context, nc *nats.Conn, cfg Config, name string, a
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
-	kv, err := budget.OpenKV(ctx, js, budget.KVConfig{Replicas: cfg.Streams.Replicas, Storage: cfg.Streams.Storage, Create: create})
+	var kv jetstream.KeyValue
+	err = bus.RetryTransient(ctx, func(ctx context.Context) (err error) {
+		kv, err = budget.OpenKV(ctx, js, budget.KVConfig{Replicas: cfg.Streams.Replicas, Storage: cfg.Streams.Storage, Create: create})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}

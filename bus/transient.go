@@ -1,0 +1,63 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// JetStream API errors that a cluster gives while it forms, loses a node
+// or elects a leader, and that go away by themselves: placement finds no
+// peers while the meta leader has not heard from every server yet
+// ("peer offline"), and the system is "temporarily unavailable" between
+// meta leaders.
+const (
+	errCodeNoSuitablePeers        jetstream.ErrorCode = 10005
+	errCodeTemporarilyUnavailable jetstream.ErrorCode = 10008
+)
+
+// Transient reports whether err is one that the same JetStream request
+// may not give a moment later: a cluster still forming or electing a
+// leader, or a request that got no answer in time.
+func Transient(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == errCodeNoSuitablePeers || apiErr.ErrorCode == errCodeTemporarilyUnavailable
+	}
+	// A request's own timeout; RetryTransient stops anyway once its
+	// caller's context ends. No responders, by contrast, means a server
+	// without JetStream, and is final.
+	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// RetryTransient calls op until it returns nil or an error that is not
+// Transient, waiting a little longer each time, for at most
+// transientPatience (or until ctx ends), and returns op's last error.
+// Setting up streams and buckets while a cluster starts or fails over
+// then waits for it instead of failing the consumer's start.
+func RetryTransient(ctx context.Context, op func(context.Context) error) error {
+	deadline := time.Now().Add(transientPatience)
+	wait := 100 * time.Millisecond
+	for {
+		err := op(ctx)
+		if err == nil || !Transient(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// transientPatience bounds RetryTransient: long enough for a leader
+// election or a node's restart, short enough that a configuration that
+// can never be placed (three replicas on one server) is reported.
+const transientPatience = 30 * time.Second
