@@ -120,6 +120,26 @@ func (c *natsCluster) streamLeader(stream string) int {
 	return -1
 }
 
+// moveStreamLeader asks stream's leader to step down in favour of server
+// i, and waits until i leads it; it reports whether i does.
+func (c *natsCluster) moveStreamLeader(nc *nats.Conn, stream string, i int) bool {
+	c.t.Helper()
+	body := fmt.Sprintf(`{"placement":{"preferred":%q}}`, c.servers[i].Name())
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c.streamLeader(stream) == i {
+			return true
+		}
+		if _, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+stream, []byte(body), 2*time.Second); err != nil {
+			c.t.Logf("step down %s: %v", stream, err)
+		}
+		for end := time.Now().Add(2 * time.Second); time.Now().Before(end) && c.streamLeader(stream) != i; {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return c.streamLeader(stream) == i
+}
+
 // shutdown stops server i abruptly: no leadership is handed over.
 func (c *natsCluster) shutdown(i int) {
 	if c.down[i] {

@@ -191,8 +191,9 @@ func (sc scaleOut) run(t testing.TB) scaleOutRun {
 	return run
 }
 
-// disrupt shuts down the NATS node leading the budget's key-value stream
-// once the fraction sc.Disrupt of the URLs is purged, and crashes a
+// disrupt shuts down the NATS node leading the budget's key-value stream,
+// made to lead the results stream as well, once the fraction sc.Disrupt
+// of the URLs is purged, and crashes a
 // replica (its connections cut, its Close never called) a tenth later.
 func (sc scaleOut) disrupt(t testing.TB, c *natsCluster, fake *akamaitest.Server, victim *crashDialer, urls int) {
 	t.Helper()
@@ -210,6 +211,14 @@ func (sc scaleOut) disrupt(t testing.TB, c *natsCluster, fake *akamaitest.Server
 	waitPurged(int(sc.Disrupt * float64(urls)))
 	kvStream := "KV_" + budget.DefaultKVBucket
 	node := max(c.streamLeader(kvStream), 0)
+	// The node that fails leads the results stream too, so that results
+	// on their way to it lose their acknowledgements: those must be
+	// published again, not waited for forever.
+	nc, _ := c.connect()
+	if !c.moveStreamLeader(nc, events.DefaultResultStream, node) {
+		t.Errorf("could not move the leader of %s to node %d", events.DefaultResultStream, node)
+	}
+	nc.Close()
 	var led []string
 	for _, s := range []string{kvStream, events.DefaultContentStream, events.DefaultResultStream} {
 		if c.streamLeader(s) == node {
