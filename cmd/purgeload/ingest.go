@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/purgebus/purgebus/akamai"
@@ -140,6 +141,19 @@ func runIngest(ctx context.Context, cfg *config, f *Figure) error {
 	relayCPU := cpuTime() - cpu0
 	relayRate := float64(n) / relay.Seconds()
 	cfg.progress("figure 2: bare relay: %s events/s", num(relayRate))
+	// What storing the results costs the server at all, without the wait
+	// for the acknowledgement that purgebus's promise needs: a ceiling no
+	// consumer that keeps the promise reaches.
+	cfg.progress("figure 2: publishing the same backlog for an unconfirmed relay (consume → publish a result, no wait → ack)")
+	if err := publishBacklog(ctx, base.nc, n, gen); err != nil {
+		return err
+	}
+	loose, err := bareRelay(ctx, base, n, max(int(resultBytes), 1), 0)
+	if err != nil {
+		return fmt.Errorf("unconfirmed relay: %w", err)
+	}
+	looseRate := float64(n) / loose.Seconds()
+	cfg.progress("figure 2: unconfirmed relay: %s events/s", num(looseRate))
 
 	r1, r2 := float64(n)/bare1.Seconds(), float64(n)/bare2.Seconds()
 	bareRate := (r1 + r2) / 2
@@ -147,6 +161,8 @@ func runIngest(ctx context.Context, cfg *config, f *Figure) error {
 	st := fake.Stats()
 	f.ratio("consumer drain rate", rate, "events/s", bareRate, "msgs/s", "bare nats.go Consume+Ack", &goal{op: ">=", bound: 0.5})
 	f.ratio("consumer drain rate vs a bare relay", rate, "events/s", relayRate, "events/s", "bare consume → publish result → ack", nil)
+	f.ratio("bare relay vs a bare consume", relayRate, "events/s", bareRate, "msgs/s", "the cost of one stored result per event", nil)
+	f.ratio("unconfirmed relay vs a bare consume", looseRate, "events/s", bareRate, "msgs/s", "the same without waiting for the store", nil)
 	consPer, barePer := float64(consCPU.Microseconds())/float64(n), float64(bareCPU.Microseconds())/float64(2*n)
 	f.ratio("CPU per message, bare ÷ consumer", barePer, "µs", consPer, "µs", "consumer's CPU per event", nil)
 	f.raw("backlogged events", float64(n), "events")
@@ -236,7 +252,10 @@ const resultWindow = 1000
 // message publishes a result of size bytes (asynchronously, with a message
 // ID, on purge.result.succeeded.<id>) and acks the message once JetStream
 // stored its result: the least any consumer that keeps purgebus's promise
-// (one stored result per event, acked after it) must do.
+// (one stored result per event, acked after it) must do. With window 0
+// it does not wait: it publishes each result with core NATS (the results
+// stream stores it all the same) and acks the message at once, and the
+// clock stops once every result is stored.
 func bareRelay(ctx context.Context, r *natsRig, n, size, window int) (time.Duration, error) {
 	sc := bus.StreamsConfig{}.Defaults() // names only: the durable is the rig's
 	nc, err := r.connect("purgeload-relay")
@@ -253,11 +272,15 @@ func bareRelay(ctx context.Context, r *natsRig, n, size, window int) (time.Durat
 	if err != nil {
 		return 0, err
 	}
-	pjs, err := jetstream.New(pubNC, jetstream.WithPublishAsyncMaxPending(window))
+	pjs, err := jetstream.New(pubNC, jetstream.WithPublishAsyncMaxPending(max(window, 1)))
 	if err != nil {
 		return 0, err
 	}
 	cons, err := js.Consumer(ctx, sc.ContentStream, sc.Durable)
+	if err != nil {
+		return 0, err
+	}
+	dw, err := watchDrain(ctx, r, n)
 	if err != nil {
 		return 0, err
 	}
@@ -272,6 +295,21 @@ func bareRelay(ctx context.Context, r *natsRig, n, size, window int) (time.Durat
 			return
 		}
 		id := "relay-" + strconv.FormatUint(meta.Sequence.Stream, 10)
+		if window == 0 {
+			msg := nats.NewMsg("purge.result.succeeded." + id)
+			msg.Data = payload
+			msg.Header.Set(jetstream.MsgIDHeader, "result:"+id)
+			if err := pubNC.PublishMsg(msg); err != nil {
+				failed.Add(1)
+				_ = m.Nak()
+				return
+			}
+			_ = m.Ack()
+			if got.Add(1) == int64(n) {
+				close(done)
+			}
+			return
+		}
 		fut, err := pjs.PublishAsync("purge.result.succeeded."+id, payload, jetstream.WithMsgID("result:"+id), jetstream.WithStallWait(time.Minute))
 		if err != nil {
 			failed.Add(1)
@@ -317,6 +355,13 @@ func bareRelay(ctx context.Context, r *natsRig, n, size, window int) (time.Durat
 	}
 	if err := nc.Flush(); err != nil {
 		return 0, err
+	}
+	if window == 0 {
+		end, err := dw.wait(ctx, 30*time.Second)
+		if err != nil {
+			return 0, err
+		}
+		return end.Sub(start), nil
 	}
 	return time.Since(start), nil
 }
