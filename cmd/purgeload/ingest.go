@@ -219,22 +219,8 @@ func bareDrain(ctx context.Context, r *natsRig, n int) (time.Duration, error) {
 		return 0, err
 	}
 	defer cc.Stop()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	last, lastAt := int64(-1), time.Now()
-	for waiting := true; waiting; {
-		select {
-		case <-done:
-			waiting = false
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-tick.C:
-			if g := got.Load(); g != last {
-				last, lastAt = g, time.Now()
-			} else if time.Since(lastAt) > 30*time.Second {
-				return 0, fmt.Errorf("stalled: %d of %d messages, none for 30 s", g, n)
-			}
-		}
+	if err := awaitCount(ctx, done, &got, nil, n); err != nil {
+		return 0, err
 	}
 	// Acks are fire-and-forget: make sure the server has them all before
 	// the clock stops, as the consumer's count stops at its results.
@@ -242,6 +228,34 @@ func bareDrain(ctx context.Context, r *natsRig, n int) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Since(start), nil
+}
+
+// awaitCount waits until done is closed (got reached n), and fails when
+// ctx ends, any message failed (failed may be nil), or got did not move
+// for 30 s.
+func awaitCount(ctx context.Context, done <-chan struct{}, got, failed *atomic.Int64, n int) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, lastAt := int64(-1), time.Now()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if failed != nil {
+				if f := failed.Load(); f > 0 {
+					return fmt.Errorf("%d messages failed", f)
+				}
+			}
+			if g := got.Load(); g != last {
+				last, lastAt = g, time.Now()
+			} else if time.Since(lastAt) > 30*time.Second {
+				return fmt.Errorf("stalled: %d of %d messages, none for 30 s", g, n)
+			}
+		}
+	}
 }
 
 // resultWindow is the bare relay's window of unacknowledged result
@@ -333,25 +347,8 @@ func bareRelay(ctx context.Context, r *natsRig, n, size, window int) (time.Durat
 		return 0, err
 	}
 	defer cc.Stop()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	last, lastAt := int64(-1), time.Now()
-	for waiting := true; waiting; {
-		select {
-		case <-done:
-			waiting = false
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-tick.C:
-			if f := failed.Load(); f > 0 {
-				return 0, fmt.Errorf("%d messages failed", f)
-			}
-			if g := got.Load(); g != last {
-				last, lastAt = g, time.Now()
-			} else if time.Since(lastAt) > 30*time.Second {
-				return 0, fmt.Errorf("stalled: %d of %d messages, none for 30 s", g, n)
-			}
-		}
+	if err := awaitCount(ctx, done, &got, &failed, n); err != nil {
+		return 0, err
 	}
 	if err := nc.Flush(); err != nil {
 		return 0, err
