@@ -40,25 +40,40 @@ type Local struct {
 // rivalRate is an estimate of the tokens per second that other clients
 // take from a bucket, from the gaps between our levels and Akamai's.
 type rivalRate struct {
-	nominal  float64   // the bucket's refill rate, before headroom
-	perSec   float64   // smoothed estimate of the others' spending
-	observed time.Time // when Akamai last reported the bucket
+	nominal float64   // the bucket's refill rate, before headroom
+	perSec  float64   // smoothed estimate of the others' spending
+	since   time.Time // start of the current window; zero before the first report
+	excess  float64   // tokens the others spent since then
 }
+
+// rivalWindow is the shortest time over which others' spending is turned
+// into a rate. A gap between our level and Akamai's is also jitter: a
+// response that waited for a busy CPU makes Akamai's level look older,
+// so lower, than it is. Divided by the few milliseconds between two
+// responses of concurrent requests, tens of tokens of jitter read as
+// thousands per second, and throttled purgebus to a twentieth of the
+// refill for seconds. Over a window, jitter is small against the refill
+// and cancels out: the next report, made without the delay, shows the
+// level higher again.
+const rivalWindow = time.Second
 
 // update folds in that others spent excess tokens since the last report
 // and returns the refill rate left for purgebus.
 func (r *rivalRate) update(now time.Time, excess, headroom float64) float64 {
-	if !r.observed.IsZero() {
-		if dt := now.Sub(r.observed).Seconds(); dt > 0.001 {
-			// Our bucket already refills slower by the estimate, so the
-			// excess measures the estimate's error: half of it is
-			// corrected at each report, and a rival that stops is
-			// forgotten as fast. Our own requests that Akamai has not
-			// counted yet make the excess look smaller, never larger.
-			r.perSec = max(0, r.perSec+0.5*excess/dt)
-		}
+	switch dt := now.Sub(r.since); {
+	case r.since.IsZero():
+		r.since = now
+	case dt >= rivalWindow:
+		// Our bucket already refills slower by the estimate, so the
+		// excess measures the estimate's error: half of it is corrected
+		// at each window, and a rival that stops is forgotten as fast.
+		// Our own requests that Akamai has not counted yet make the
+		// excess look smaller, never larger.
+		r.perSec = max(0, r.perSec+0.5*(r.excess+excess)/dt.Seconds())
+		r.since, r.excess = now, 0
+	default:
+		r.excess += excess
 	}
-	r.observed = now
 	// Never below a twentieth of the bucket: purgebus must go on.
 	return max(r.nominal*(1-headroom)-r.perSec, r.nominal/20)
 }

@@ -169,3 +169,50 @@ func TestLimitsValidate(t *testing.T) {
 		t.Fatalf("Scale(10) URL refill = %v", got)
 	}
 }
+
+// TestRivalEstimateIgnoresJitter: responses of concurrent requests come a
+// few milliseconds apart, and one that waited for a busy CPU makes
+// Akamai's level look lower than ours by a few dozen tokens. That is not
+// another client spending: the refill rate must stay, rather than drop to
+// a twentieth of the bucket (which stalled a lane for seconds).
+func TestRivalEstimateIgnoresJitter(t *testing.T) {
+	c := newClock()
+	b := newBudget(t, c)
+	b.Take(akamai.TypeURL, 10000, 10000)
+	report := func(remaining int) {
+		b.Observe(akamai.TypeURL, akamai.RateLimit{RemainingObjects: remaining, Fields: akamai.FieldRemainingObjects})
+	}
+	// A lane that waits computes its wait from the refill rate of the
+	// moment: the lowest rate ever in force is what counts.
+	slowest := b.Levels()[1].PerSecond
+	report(0)
+	for range 20 {
+		c.add(10 * time.Millisecond)
+		level := int(b.Levels()[1].Tokens)
+		report(max(level-40, 0)) // a response 200 ms late: 40 tokens older
+		slowest = min(slowest, b.Levels()[1].PerSecond)
+		c.add(10 * time.Millisecond)
+		report(int(b.Levels()[1].Tokens) + 40) // the next one on time
+		slowest = min(slowest, b.Levels()[1].PerSecond)
+	}
+	if slowest < 190 {
+		t.Errorf("URL refill down to %v per second by jitter, want about 200 throughout", slowest)
+	}
+}
+
+// TestRivalEstimateLearnsSpending: another client spends half of the URL
+// refill; purgebus's refill comes down to the other half.
+func TestRivalEstimateLearnsSpending(t *testing.T) {
+	c := newClock()
+	b := newBudget(t, c)
+	b.Take(akamai.TypeURL, 10000, 10000)
+	akamaiLevel := 0.0
+	for range 150 { // 15 s, a report every 100 ms
+		b.Observe(akamai.TypeURL, akamai.RateLimit{RemainingObjects: int(akamaiLevel), Fields: akamai.FieldRemainingObjects})
+		c.add(100 * time.Millisecond)
+		akamaiLevel += (200 - 100) * 0.1 // Akamai's refill less the other client's spending
+	}
+	if got := b.Levels()[1].PerSecond; got < 95 || got > 110 {
+		t.Errorf("URL refill %v per second while another client spends 100 of 200, want about 100", got)
+	}
+}
