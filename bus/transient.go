@@ -35,15 +35,25 @@ func Transient(err error) bool {
 
 // RetryTransient calls op until it returns nil or an error that is not
 // Transient, waiting a little longer each time, for at most
-// transientPatience (or until ctx ends), and returns op's last error.
+// transientPatience (or until ctx ends), each attempt for at most
+// transientAttempt, and returns op's last error.
 // Setting up streams and buckets while a cluster starts or fails over
 // then waits for it instead of failing the consumer's start.
 func RetryTransient(ctx context.Context, op func(context.Context) error) error {
-	deadline := time.Now().Add(transientPatience)
+	return retryTransient(ctx, op, transientPatience, transientAttempt)
+}
+
+func retryTransient(ctx context.Context, op func(context.Context) error, patience, attempt time.Duration) error {
+	deadline := time.Now().Add(patience)
 	wait := 100 * time.Millisecond
 	for {
-		err := op(ctx)
-		if err == nil || !Transient(err) || time.Now().Add(wait).After(deadline) {
+		// Each attempt has a deadline of its own: a request that a meta
+		// leader dropped while stepping down is never answered, and
+		// would otherwise take all of ctx's time.
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		err := op(actx)
+		cancel()
+		if err == nil || !Transient(err) || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
 			return err
 		}
 		t := time.NewTimer(wait)
@@ -60,4 +70,9 @@ func RetryTransient(ctx context.Context, op func(context.Context) error) error {
 // transientPatience bounds RetryTransient: long enough for a leader
 // election or a node's restart, short enough that a configuration that
 // can never be placed (three replicas on one server) is reported.
-const transientPatience = 30 * time.Second
+const transientPatience = 60 * time.Second
+
+// transientAttempt bounds one attempt of RetryTransient: JetStream answers
+// an API request within milliseconds, or, while a cluster fails over, not
+// at all.
+const transientAttempt = 10 * time.Second

@@ -68,6 +68,20 @@ func TestRetryTransient(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an unanswered request is sent again", func(t *testing.T) {
+		calls := 0
+		err := bus.RetryTransientWithin(context.Background(), func(ctx context.Context) error {
+			calls++
+			if calls == 1 {
+				<-ctx.Done() // a meta leader dropped it: no answer ever
+				return fmt.Errorf("bus: create stream X: %w", ctx.Err())
+			}
+			return nil
+		}, 10*time.Second, 100*time.Millisecond)
+		if err != nil || calls != 2 {
+			t.Errorf("err %v after %d calls, want nil after 2", err, calls)
+		}
+	})
 	t.Run("stops with its context", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
