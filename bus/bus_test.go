@@ -138,11 +138,16 @@ func TestProvisionCreatesStreamsAndDurable(t *testing.T) {
 	for range r.js.StreamNames(ctx).Name() {
 		names++
 	}
-	if names != 3 {
-		t.Errorf("%d streams after provisioning twice, want 3", names)
+	// The three streams and the object store of large dead letters'
+	// payloads.
+	if names != 4 {
+		t.Errorf("%d streams after provisioning twice, want 4", names)
+	}
+	if _, err := r.js.ObjectStore(ctx, bus.DefaultPayloadBucket); err != nil {
+		t.Errorf("object store %s: %v", bus.DefaultPayloadBucket, err)
 	}
 	info := r.consumerInfo(t)
-	if c := info.Config; c.Durable != "purgebus" || c.AckPolicy != jetstream.AckExplicitPolicy || c.MaxAckPending != 1000 || c.AckWait != 30*time.Second || c.MaxDeliver != -1 {
+	if c := info.Config; c.Durable != "purgebus" || c.AckPolicy != jetstream.AckExplicitPolicy || c.MaxAckPending != 1000 || c.AckWait != 30*time.Second || c.MaxDeliver != bus.DefaultMaxDeliver {
 		t.Errorf("durable config %+v", c)
 	}
 	// The durable's tunables follow the configuration.

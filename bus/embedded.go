@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,7 +29,10 @@ type EmbeddedConfig struct {
 	// are refused: the consumer's own connections use the secret itself.
 	User, Password string
 	Token          string
-	Logger         *slog.Logger
+	// MaxPayload is the server's max_payload, the largest message it
+	// takes (NATS's default, 1 MiB, when 0).
+	MaxPayload int32
+	Logger     *slog.Logger
 }
 
 // Validate reports a configuration StartEmbedded refuses, without
@@ -123,7 +127,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		JetStream:  true,
 		NoSigs:     true,
 		// Events can be large; NATS's default limit applies.
-		MaxPayload: server.MAX_PAYLOAD_SIZE,
+		MaxPayload: cmp.Or(cfg.MaxPayload, server.MAX_PAYLOAD_SIZE),
 		Username:   cfg.User,
 		Password:   cfg.Password,
 		// Authorization is the token.

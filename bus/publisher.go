@@ -15,6 +15,7 @@ import (
 // acknowledgement: many handlers publishing at once share the round trips
 // instead of paying one each.
 type Publisher struct {
+	nc *nats.Conn
 	js jetstream.JetStream
 	// stall is the option of a publish without a deadline, made once:
 	// options are closures, allocated anew by each With call.
@@ -37,8 +38,13 @@ func newPublisher(nc *nats.Conn, window int, ackTimeout, retryWait time.Duration
 	if err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
 	}
-	return &Publisher{js: js, stall: jetstream.WithStallWait(maxStallWait), retryWait: retryWait}, nil
+	return &Publisher{nc: nc, js: js, stall: jetstream.WithStallWait(maxStallWait), retryWait: retryWait}, nil
 }
+
+// MaxPayload is the largest message, headers included, that the server
+// the Publisher is connected to accepts (its max_payload): it may change
+// with a reconnect to another server.
+func (p *Publisher) MaxPayload() int64 { return p.nc.MaxPayload() }
 
 // An acknowledgement can be lost for good: a stream leader that stops or
 // steps down drops the proposals it had not answered, and a reconnect

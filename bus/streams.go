@@ -19,6 +19,10 @@ type StreamsConfig struct {
 	ResultStream     string // events.DefaultResultStream when empty
 	DeadLetterStream string // events.DefaultDeadLetterStream when empty
 	Durable          string // "purgebus" when empty
+	// PayloadBucket is the object store bucket of the events too large
+	// for their dead letter (DefaultPayloadBucket when empty); it has the
+	// dead-letter stream's age and size limits.
+	PayloadBucket string
 	// Replicas is the number of copies of each stream (1 when 0); more
 	// than 1 needs a NATS cluster.
 	Replicas         int
@@ -47,14 +51,22 @@ type StreamsConfig struct {
 	// redelivers it (30 s when 0); the subscriber extends it for events it
 	// is still working on.
 	AckWait time.Duration
-	// MaxDeliver bounds deliveries of one event (-1, unbounded, when 0):
-	// transient failures are naked with back-off, and a bound would turn
-	// a long Akamai outage into lost purges.
+	// MaxDeliver bounds deliveries of one event (DefaultMaxDeliver when
+	// 0; -1 means no bound). The subscriber marks an event's last
+	// delivery (MetaLastDelivery), on which the handler ends it with a
+	// dead letter whatever happens, so that no event loops forever.
 	MaxDeliver int
 	// BackOff is the redelivery delay schedule after a nak without delay
 	// or an expired AckWait.
 	BackOff []time.Duration
 }
+
+// DefaultMaxDeliver is the durable's MaxDeliver by default. A transient
+// failure is nacked with DefaultNakDelay's back-off, capped at 2 minutes,
+// so 1,000 deliveries outlast some 33 hours of Akamai trouble before the
+// event is dead-lettered (and can be replayed); anything that retrying
+// cannot cure ends sooner on its own (see package handler).
+const DefaultMaxDeliver = 1000
 
 // DefaultEmbeddedResultDuplicates is the result duplicate window that
 // EmbeddedDefaults sets. A result is published again for one delivery of
@@ -140,7 +152,10 @@ func (c StreamsConfig) Defaults() StreamsConfig {
 		c.AckWait = 30 * time.Second
 	}
 	if c.MaxDeliver == 0 {
-		c.MaxDeliver = -1
+		c.MaxDeliver = DefaultMaxDeliver
+	}
+	if c.PayloadBucket == "" {
+		c.PayloadBucket = DefaultPayloadBucket
 	}
 	return c
 }
@@ -202,6 +217,9 @@ func provision(ctx context.Context, js jetstream.JetStream, c StreamsConfig) err
 	}
 	if _, err := js.CreateOrUpdateConsumer(ctx, c.ContentStream, cc); err != nil {
 		return fmt.Errorf("bus: consumer %s on %s: %w", c.Durable, c.ContentStream, err)
+	}
+	if _, err := js.CreateOrUpdateObjectStore(ctx, c.payloadStoreConfig()); err != nil {
+		return fmt.Errorf("bus: object store bucket %s: %w", c.PayloadBucket, err)
 	}
 	return Verify(ctx, js, c)
 }

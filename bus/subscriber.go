@@ -29,6 +29,10 @@ const (
 	// time.Duration string, to choose the redelivery delay (a deferral
 	// until a quota allows) instead of NakDelay's back-off.
 	MetaNakDelay = "nak_delay"
+	// MetaLastDelivery is set ("true") on the delivery of an event that
+	// the durable's MaxDeliver allows no more of: if this one ends
+	// without an ack, JetStream keeps the event without delivering it.
+	MetaLastDelivery = "nats_last_delivery"
 )
 
 // CorrelationIDHeader is the NATS header a publisher may set to follow an
@@ -83,8 +87,18 @@ type SubscriberConfig struct {
 	// consumer stall for 30 s now and then (BenchmarkSubscriberAck).
 	ConfirmAcks bool
 	AckTimeout  time.Duration
-	Logger      *slog.Logger
+	// StuckAfter is how long an event may stay unacknowledged (handled,
+	// or nacked and redelivered, since this process first took it)
+	// before it is logged, once, as stuck (DefaultStuckAfter when 0).
+	// OldestUnacked reports the oldest such event at any time.
+	StuckAfter time.Duration
+	Logger     *slog.Logger
 }
+
+// DefaultStuckAfter is SubscriberConfig.StuckAfter by default: far beyond
+// an event's usual seconds, and beyond the minutes that a burst paced by
+// Akamai's buckets may make an event wait.
+const DefaultStuckAfter = 10 * time.Minute
 
 // Subscriber is a watermill message.Subscriber over a durable JetStream
 // pull consumer that keeps many messages in flight. Pause and Resume stop
@@ -111,6 +125,9 @@ type Subscriber struct {
 	// wait in returns (see giveBack).
 	draining int
 	returns  []jetstream.Msg
+
+	unacked   *unacked
+	watchOnce sync.Once // starts watchStuck
 }
 
 // drainWait bounds how long Pause, and a subscription whose context
@@ -120,11 +137,12 @@ const drainWait = 2 * time.Second
 
 // subscription is one Subscribe call: its channel and its consumption.
 type subscription struct {
-	ctx     context.Context
-	cons    jetstream.Consumer
-	out     chan *message.Message
-	ackWait time.Duration
-	beats   *heartbeat // keeps the messages handed over alive
+	ctx        context.Context
+	cons       jetstream.Consumer
+	out        chan *message.Message
+	ackWait    time.Duration
+	maxDeliver int        // the durable's MaxDeliver; 0 or less: no bound
+	beats      *heartbeat // keeps the messages handed over alive
 
 	// Guarded by Subscriber.mu.
 	cc      jetstream.ConsumeContext // nil while paused or stopped
@@ -151,6 +169,9 @@ func NewSubscriber(js jetstream.JetStream, cfg SubscriberConfig) (*Subscriber, e
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = 5 * time.Second
 	}
+	if cfg.StuckAfter <= 0 {
+		cfg.StuckAfter = DefaultStuckAfter
+	}
 	if cfg.PullBatch <= 0 || cfg.PullBatch > 500 {
 		cfg.PullBatch = 500
 	}
@@ -158,7 +179,10 @@ func NewSubscriber(js jetstream.JetStream, cfg SubscriberConfig) (*Subscriber, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Subscriber{js: js, cfg: cfg, log: log, pausing: make(chan struct{}), closing: make(chan struct{})}
+	s := &Subscriber{js: js, cfg: cfg, log: log, pausing: make(chan struct{}), closing: make(chan struct{}),
+		// A nacked event is back within its delay and an ack wait,
+		// unless another replica took it.
+		unacked: newUnacked(cfg.AckWait + 30*time.Second)}
 	s.handoff = sync.NewCond(&s.mu)
 	return s, nil
 }
@@ -190,7 +214,9 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	sub := &subscription{ctx: ctx, cons: cons, out: make(chan *message.Message), ackWait: s.cfg.AckWait}
 	if info := cons.CachedInfo(); info != nil {
 		sub.ackWait = progressInterval(info.Config, s.cfg.AckWait)
+		sub.maxDeliver = info.Config.MaxDeliver
 	}
+	s.watchOnce.Do(func() { go s.watchStuck() })
 	sub.beats = newHeartbeat(max(sub.ackWait/3, time.Millisecond))
 	s.mu.Lock()
 	if s.closed {
@@ -399,6 +425,10 @@ func (s *Subscriber) deliver(sub *subscription, m jetstream.Msg, meta *jetstream
 	wm.Metadata.Set(MetaNumDelivered, strconv.FormatUint(meta.NumDelivered, 10))
 	wm.Metadata.Set(MetaMsgID, msgID)
 	wm.Metadata.Set(MetaReceivedAt, now.UTC().Format(time.RFC3339Nano))
+	last := sub.maxDeliver > 0 && meta.NumDelivered >= uint64(sub.maxDeliver)
+	if last {
+		wm.Metadata.Set(MetaLastDelivery, "true")
+	}
 	if corrID != "" {
 		middleware.SetCorrelationID(corrID, wm)
 	}
@@ -416,7 +446,8 @@ func (s *Subscriber) deliver(sub *subscription, m jetstream.Msg, meta *jetstream
 		cancel()
 		return false
 	}
-	f := &inflightMsg{m: m, wm: wm, seq: meta.Sequence.Stream, delivered: meta.NumDelivered, cancel: cancel, last: now}
+	f := &inflightMsg{m: m, wm: wm, seq: meta.Sequence.Stream, delivered: meta.NumDelivered, lastDelivery: last, cancel: cancel, last: now}
+	s.unacked.handed(f, now)
 	sub.beats.add(f)
 	go s.settle(sub, f)
 	return true
@@ -429,7 +460,9 @@ type inflightMsg struct {
 	wm        *message.Message
 	seq       uint64 // stream sequence
 	delivered uint64 // deliveries so far
-	cancel    context.CancelFunc
+	// lastDelivery is set when the durable's MaxDeliver allows no more.
+	lastDelivery bool
+	cancel       context.CancelFunc
 	// Guarded by heartbeat.mu: when the message last had a sign of life
 	// (its hand-off, or rather just before it; then its last
 	// InProgress), and its neighbours in the heartbeat's list.
@@ -447,6 +480,7 @@ func (s *Subscriber) settle(sub *subscription, f *inflightMsg) {
 	select {
 	case <-f.wm.Acked():
 		sub.beats.remove(f)
+		s.unacked.acked(f)
 		if err := s.ack(f.m); err != nil {
 			s.log.Warn("ack failed; the event will be redelivered", "stream_seq", f.seq, "err", err)
 		}
@@ -456,6 +490,7 @@ func (s *Subscriber) settle(sub *subscription, f *inflightMsg) {
 		if d, err := time.ParseDuration(f.wm.Metadata.Get(MetaNakDelay)); err == nil && d > 0 {
 			delay = d
 		}
+		s.unacked.nacked(f, delay, f.lastDelivery, time.Now())
 		_ = f.m.NakWithDelay(delay)
 	}
 }
@@ -668,5 +703,32 @@ func (s *Subscriber) Close() error {
 		return nil
 	case <-timeout.C:
 		return errors.New("bus: messages still in flight at close; they will be redelivered")
+	}
+}
+
+// OldestUnacked returns the event unacknowledged for the longest time
+// among those this subscriber took, if any (see SubscriberConfig.StuckAfter).
+func (s *Subscriber) OldestUnacked() (UnackedEvent, bool) {
+	oldest, ok, _ := s.unacked.scan(time.Now(), 0)
+	return oldest, ok
+}
+
+// watchStuck logs, once each, the events unacknowledged for longer than
+// StuckAfter, until the subscriber closes.
+func (s *Subscriber) watchStuck() {
+	t := time.NewTicker(max(min(s.cfg.StuckAfter/4, 30*time.Second), 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case now := <-t.C:
+			_, _, stuck := s.unacked.scan(now, s.cfg.StuckAfter)
+			for _, e := range stuck {
+				s.log.Warn("event stuck: unacknowledged for longer than the stuck threshold",
+					"event_id", e.EventID, "stream_seq", e.StreamSeq, "deliveries", e.Delivered,
+					"age", now.Sub(e.Since).Round(time.Second), "threshold", s.cfg.StuckAfter)
+			}
+		}
 	}
 }

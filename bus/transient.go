@@ -76,3 +76,14 @@ const transientPatience = 60 * time.Second
 // an API request within milliseconds, or, while a cluster fails over, not
 // at all.
 const transientAttempt = 10 * time.Second
+
+// PublishRefused reports whether a publish failed for good: the message
+// is larger than the server's max_payload or the stream's largest
+// message, and sending it again would fail again.
+func PublishRefused(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum {
+		return true
+	}
+	return errors.Is(err, nats.ErrMaxPayload)
+}

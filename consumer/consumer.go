@@ -92,6 +92,10 @@ type Config struct {
 	// ResultWindow bounds unacknowledged asynchronous result publishes
 	// (1,000 when 0).
 	ResultWindow int
+	// StuckAfter is how long an event may stay unacknowledged before it
+	// is logged as stuck and fails the "events" readiness check
+	// (bus.DefaultStuckAfter when 0).
+	StuckAfter time.Duration
 	// ShutdownTimeout bounds the drain on Close (20 s when 0): pending
 	// batches are sent at once and finished events acked; the rest is
 	// redelivered on the next start.
@@ -247,6 +251,15 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 		hcfg.Logger = log.With("component", "handler")
 	}
 	hcfg.Router, hcfg.Accounts = router, coalescers
+	// Results and dead letters fit the server's messages, whatever the
+	// event; the events too large for their dead letter are kept whole
+	// in an object store bucket.
+	hcfg.MaxPayload = pubConn.MaxPayload
+	if hcfg.Payloads == nil {
+		if hcfg.Payloads, err = bus.NewPayloadStore(pubConn, cfg.Streams); err != nil {
+			return nil, err
+		}
+	}
 	var hpub handler.Publisher = pub
 	if cfg.Metrics != nil {
 		hpub = cfg.Metrics.WrapPublisher(pub)
@@ -258,6 +271,7 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 		Durable:      cfg.Streams.Durable,
 		AckWait:      cfg.Streams.AckWait,
 		CloseTimeout: cfg.ShutdownTimeout,
+		StuckAfter:   cfg.StuckAfter,
 		Logger:       log.With("component", "subscriber"),
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/handler"
@@ -42,6 +43,15 @@ func (c *Consumer) watch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
 	}
+	err = m.WatchOldestUnacked(func() time.Duration {
+		if e, ok := c.sub.OldestUnacked(); ok {
+			return time.Since(e.Since)
+		}
+		return 0
+	})
+	if err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
 	return nil
 }
 
@@ -71,6 +81,15 @@ func (c *Consumer) Checks() []health.Check {
 			}
 			return errors.Join(errs...)
 		}},
+		{Name: "events", Func: func(context.Context) error {
+			// An event unacknowledged for long is not finishing: its
+			// purges or its result keep failing.
+			e, ok := c.sub.OldestUnacked()
+			if limit := c.stuckAfter(); ok && time.Since(e.Since) > limit {
+				return fmt.Errorf("%s, longer than %s", e, limit)
+			}
+			return nil
+		}},
 		{Name: "circuit", Func: func(context.Context) error {
 			var errs []error
 			for _, a := range c.accounts {
@@ -81,4 +100,12 @@ func (c *Consumer) Checks() []health.Check {
 			return errors.Join(errs...)
 		}},
 	}
+}
+
+// stuckAfter is the threshold of a stuck event.
+func (c *Consumer) stuckAfter() time.Duration {
+	if c.cfg.StuckAfter > 0 {
+		return c.cfg.StuckAfter
+	}
+	return bus.DefaultStuckAfter
 }

@@ -190,3 +190,14 @@ func marshal(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
+
+// PeekID returns the event ID that data names in its "id" field, when
+// that is a valid ID, without decoding the whole event; "" otherwise.
+// Only the first 64 KiB are read.
+func PeekID(data []byte) string {
+	id, _ := peekLabels(data[:min(len(data), 64<<10)])
+	if !ValidID(id) {
+		return ""
+	}
+	return id
+}

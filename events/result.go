@@ -41,6 +41,11 @@ type PurgeResult struct {
 	Subject string `json:"subject,omitempty"`
 	// CorrelationID follows the event through logs to its result.
 	CorrelationID string `json:"correlation_id,omitempty"`
+	// Truncated says that the result was shortened to fit the NATS
+	// server's message size (see EncodeWithin): long texts were cut and
+	// objects left out of the lists, each Purge and Failure counting its
+	// own in ObjectsOmitted. The outcome and the counts stay exact.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Purge is one Fast Purge request that Akamai accepted, as it concerns one
@@ -60,6 +65,9 @@ type Purge struct {
 	// JSON integers on the wire.
 	Objects    []string  `json:"-"`
 	AcceptedAt time.Time `json:"accepted_at,omitzero"`
+	// ObjectsOmitted counts the objects of this request left out of
+	// Objects to fit the result in a message (PurgeResult.Truncated).
+	ObjectsOmitted int `json:"objects_omitted,omitempty"`
 }
 
 // Failure is a group of an event's objects that could not be purged.
@@ -73,6 +81,9 @@ type Failure struct {
 	Title      string   `json:"title"`
 	Detail     string   `json:"detail,omitempty"`
 	SupportID  string   `json:"support_id,omitempty"`
+	// ObjectsOmitted counts the failed objects left out of Objects to
+	// fit the result in a message (PurgeResult.Truncated).
+	ObjectsOmitted int `json:"objects_omitted,omitempty"`
 }
 
 // objectList encodes objects of one type: CP codes as integers, the rest
@@ -224,18 +235,32 @@ type DeadLetter struct {
 	// Subject is the subject the event was published to.
 	Subject string `json:"subject"`
 	// Payload is the original event, when it is valid UTF-8 text;
-	// PayloadBase64 holds it otherwise.
+	// PayloadBase64 holds it otherwise. When PayloadTruncated is set they
+	// hold only its beginning.
 	Payload       string              `json:"payload,omitempty"`
 	PayloadBase64 []byte              `json:"payload_base64,omitempty"`
 	Headers       map[string][]string `json:"headers,omitempty"`
 	ReceivedAt    time.Time           `json:"received_at"`
 	DeadAt        time.Time           `json:"dead_at"`
+	// PayloadBytes and PayloadSHA256 (hex) describe the whole original
+	// event, whether or not Payload holds all of it.
+	PayloadBytes  int    `json:"payload_bytes,omitempty"`
+	PayloadSHA256 string `json:"payload_sha256,omitempty"`
+	// PayloadTruncated says that the dead letter holds only the beginning
+	// of the event, which as a whole would not fit a NATS message once
+	// quoted: the whole event is the object PayloadObject of the
+	// JetStream object store bucket PayloadBucket (both empty if it
+	// could not be stored).
+	PayloadTruncated bool   `json:"payload_truncated,omitempty"`
+	PayloadBucket    string `json:"payload_bucket,omitempty"`
+	PayloadObject    string `json:"payload_object,omitempty"`
 }
 
 // Encode returns the dead letter as compact one-line JSON.
 func (d *DeadLetter) Encode() ([]byte, error) { return marshal(d) }
 
-// OriginalPayload returns the event exactly as it was published.
+// OriginalPayload returns the event exactly as it was published, or its
+// beginning when PayloadTruncated is set (see PayloadBucket).
 func (d *DeadLetter) OriginalPayload() []byte {
 	if d.PayloadBase64 != nil {
 		return d.PayloadBase64

@@ -70,6 +70,9 @@ func appendResult(b []byte, r *PurgeResult) (_ []byte, ok bool) {
 		b = append(b, `,"correlation_id":`...)
 		b = appendJSONString(b, r.CorrelationID)
 	}
+	if r.Truncated {
+		b = append(b, `,"truncated":true`...)
+	}
 	return append(b, '}'), true
 }
 
@@ -99,6 +102,7 @@ func appendPurge(b []byte, p *Purge) (_ []byte, ok bool) {
 			return b, false
 		}
 	}
+	b = appendOmitted(b, p.ObjectsOmitted)
 	b = append(b, `,"objects":`...)
 	if b, ok = appendObjects(b, p.Type, p.Objects); !ok {
 		return b, false
@@ -136,11 +140,21 @@ func appendFailure(b []byte, f *Failure) (_ []byte, ok bool) {
 		b = append(b, `,"support_id":`...)
 		b = appendJSONString(b, f.SupportID)
 	}
+	b = appendOmitted(b, f.ObjectsOmitted)
 	b = append(b, `,"objects":`...)
 	if b, ok = appendObjects(b, f.Type, f.Objects); !ok {
 		return b, false
 	}
 	return append(b, '}'), true
+}
+
+// appendOmitted appends the objects_omitted member unless n is 0.
+func appendOmitted(b []byte, n int) []byte {
+	if n == 0 {
+		return b
+	}
+	b = append(b, `,"objects_omitted":`...)
+	return strconv.AppendInt(b, int64(n), 10)
 }
 
 // appendObjects appends objs as objectList.MarshalJSON encodes them: CP

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
@@ -43,6 +42,23 @@ type Config struct {
 	// a Router every object goes to the Coalescer given to New.
 	Router   *routing.Router
 	Accounts map[string]*Coalescer
+	// MaxPayload returns the largest message the NATS server takes, its
+	// headers included (nats.Conn.MaxPayload of the publisher's
+	// connection); nil means NATS's default, 1 MiB. Results and dead
+	// letters are shortened to fit it (see events.PurgeResult.EncodeWithin).
+	MaxPayload func() int64
+	// Payloads keeps the whole event of a dead letter that cannot hold
+	// it; without it such a dead letter keeps only the event's beginning,
+	// size and SHA-256.
+	Payloads PayloadStore
+}
+
+// PayloadStore keeps large events whole, by name; *bus.PayloadStore is
+// one.
+type PayloadStore interface {
+	Put(ctx context.Context, name string, data []byte) error
+	// Bucket names where the payloads are, for the dead letter.
+	Bucket() string
 }
 
 // Handler handles content-changed events; see the package documentation.
@@ -86,7 +102,9 @@ func (h *Handler) delivery(msg *message.Message) delivery {
 	d := delivery{
 		subject: msg.Metadata.Get(bus.MetaSubject),
 		seq:     msg.Metadata.Get(bus.MetaStreamSeq),
-		corrID:  middleware.MessageCorrelationID(msg),
+		// A header can be as large as the message: logs and results
+		// take its beginning.
+		corrID: events.CutText(middleware.MessageCorrelationID(msg), events.MaxTextBytes),
 	}
 	d.delivered, _ = strconv.Atoi(msg.Metadata.Get(bus.MetaNumDelivered))
 	if t, err := time.Parse(time.RFC3339Nano, msg.Metadata.Get(bus.MetaReceivedAt)); err == nil {
@@ -116,10 +134,14 @@ func (h *Handler) delivery(msg *message.Message) delivery {
 // (refusals, routing, errors) live in functions of their own.
 func (h *Handler) Handle(msg *message.Message) error {
 	var r reply
-	if err := h.handle(msg, &r); err != nil || r.res.Outcome == "" {
-		return err
+	err := h.handle(msg, &r)
+	if err == nil && r.res.Outcome != "" {
+		err = h.publishResult(msg.Context(), &r)
 	}
-	return h.publishResult(msg.Context(), &r)
+	if err != nil && (refused(err) || msg.Metadata.Get(bus.MetaLastDelivery) != "") {
+		return h.giveUp(msg, &r, err)
+	}
+	return err
 }
 
 // handle does what Handle does up to the result of an event that the
@@ -138,6 +160,7 @@ func (h *Handler) handle(msg *message.Message, r *reply) error {
 	if d.corrID == "" {
 		d.corrID = d.id
 	}
+	r.d, r.source = d, ev.Source
 	if err != nil {
 		return h.refuse(msg, &d, &ev, err)
 	}
@@ -379,6 +402,10 @@ func (h *Handler) deadLetter(ctx context.Context, msg *message.Message, d delive
 // publishDeadLetter stores a copy of the event with the reason on the
 // dead-letter subject.
 func (h *Handler) publishDeadLetter(ctx context.Context, msg *message.Message, d delivery, source, reason string) error {
+	// Reasons may quote the event's objects, which can be as large as
+	// the event: the log line and the dead letter take the beginning.
+	reason = events.CutText(reason, events.MaxTextBytes)
+	source = events.CutText(source, events.MaxTextBytes)
 	dl := events.DeadLetter{
 		EventID:    d.id,
 		Reason:     reason,
@@ -391,12 +418,14 @@ func (h *Handler) publishDeadLetter(ctx context.Context, msg *message.Message, d
 		// Kept so that a replay is followed under the same ID.
 		dl.Headers = map[string][]string{bus.CorrelationIDHeader: {id}}
 	}
-	if utf8.Valid(msg.Payload) {
-		dl.Payload = string(msg.Payload)
-	} else {
-		dl.PayloadBase64 = msg.Payload
+	dl.SetPayload(msg.Payload)
+	limit := h.maxMessage()
+	if !dl.Fits(limit) {
+		if err := h.keepPayload(ctx, msg, &d, &dl); err != nil {
+			return err
+		}
 	}
-	data, err := dl.Encode()
+	data, err := dl.EncodeWithin(limit)
 	if err != nil {
 		return fmt.Errorf("encode dead letter: %w", err)
 	}
@@ -417,11 +446,14 @@ func (h *Handler) msgID(kind string, d *delivery) string {
 type reply struct {
 	d   delivery
 	res events.PurgeResult
+	// source is the event's, once decoded, for giveUp.
+	source string
 }
 
-// publishResult encodes and publishes the result of the event of d.
+// publishResult encodes and publishes the result of the event of d,
+// shortened if need be to fit a message.
 func (h *Handler) publishResult(ctx context.Context, r *reply) error {
-	data, err := r.res.Encode()
+	data, err := r.res.EncodeWithin(h.maxMessage())
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)
 	}

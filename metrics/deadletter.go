@@ -13,8 +13,10 @@ import (
 //   - invalid_objects: some URLs, tags or CP codes are invalid
 //   - invalid_event: a bad action, network or ID, or no objects
 //   - poison: the handler panicked on every delivery
+//   - gave_up: not finished by the durable's last delivery, or its
+//     result refused for good by NATS
 //   - other: any other reason
-var DeadLetterReasons = []string{"too_large", "undecodable", "invalid_objects", "invalid_event", "poison", other}
+var DeadLetterReasons = []string{"too_large", "undecodable", "invalid_objects", "invalid_event", "poison", "gave_up", other}
 
 // DeadLetterClass returns the class in DeadLetterReasons of a dead
 // letter's reason, as the handler writes it (events.DeadLetter.Reason). A
@@ -25,6 +27,9 @@ func DeadLetterClass(reason string) string {
 	}
 	if strings.HasPrefix(reason, "handler panicked") {
 		return "poison"
+	}
+	if strings.HasPrefix(reason, "gave up: ") { // handler.GiveUpPrefix
+		return "gave_up"
 	}
 	// The rest of the handler's reasons are *events.InvalidEventError
 	// texts. Only their fixed beginnings are read: what follows may quote

@@ -87,6 +87,7 @@ type Metrics struct {
 	watchMu sync.Mutex // registers the collectors below once
 	buckets *bucketCollector
 	lag     *lagCollector
+	unacked *unackedCollector
 }
 
 // NewRegistry returns a new registry holding the Go runtime and process

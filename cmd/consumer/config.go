@@ -60,6 +60,7 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 			DeadLetterMaxBytes: o.deadMaxBytes.n,
 			ResultDuplicates:   o.resultDups.d,
 			AckWait:            o.ackWait,
+			MaxDeliver:         o.maxDeliver,
 		},
 		Coalescer: handler.CoalescerConfig{
 			Linger:      o.linger,
@@ -68,6 +69,7 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 		},
 		Handler:         handler.Config{MaxEventBytes: o.maxEventBytes},
 		ShutdownTimeout: o.shutdownTimeout,
+		StuckAfter:      o.stuckAfter,
 		Logger:          log,
 		SharedBudget:    o.sharedBudget,
 		BudgetAccount:   o.budgetAccount,
@@ -158,6 +160,12 @@ func (o *options) checkNATS(cfg consumer.Config) error {
 		if f.d <= 0 && (f.name != "--result-duplicates" || o.resultDups.set) {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %v", f.name, f.d))
 		}
+	}
+	if o.maxDeliver < 1 {
+		errs = append(errs, fmt.Errorf("--max-deliver must be at least 1, not %d: an event's deliveries are bounded, so that none loops forever", o.maxDeliver))
+	}
+	if o.stuckAfter < time.Second {
+		errs = append(errs, fmt.Errorf("--stuck-after must be at least 1s, not %v", o.stuckAfter))
 	}
 	if o.resultDups.set && o.resultDups.d > 0 && o.resultDups.d < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--result-duplicates must be at least 100ms (JetStream's least window), not %v", o.resultDups.d))
@@ -253,6 +261,8 @@ func printConfig(w io.Writer, o *options, cfg consumer.Config) error {
 		"deadletter_max_bytes": cfg.Streams.DeadLetterMaxBytes,
 		"result_duplicates":    cfg.Streams.Defaults().ResultDuplicates.String(),
 		"ack_wait":             cfg.Streams.AckWait.String(),
+		"max_deliver":          cfg.Streams.MaxDeliver,
+		"stuck_after":          o.stuckAfter.String(),
 		"memory_limit":         o.memoryLimitView(),
 		"unpaced":              cfg.Unpaced,
 		"data_dir":             o.dataDir,

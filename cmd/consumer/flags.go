@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/purgebus/purgebus/bus"
 )
 
 // secretFlags are the flags whose values are never printed or logged.
@@ -37,6 +39,8 @@ type options struct {
 	deadMaxBytes    byteSize
 	resultDups      autoDuration // unset: by the kind of server
 	ackWait         time.Duration
+	maxDeliver      int
+	stuckAfter      time.Duration
 	memoryLimitFlag byteSize
 	gomemlimit      string // the GOMEMLIMIT variable, read with the others
 	unpaced         bool
@@ -134,6 +138,8 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.Var(&o.resultDups, "result-duplicates", "window in which a result or dead letter published again for one delivery of an event (a redelivery) is stored once; nats-server holds each result's ID in memory that long. "+
 		"Default 5s for the embedded server (quick redeliveries: after a nak, overlapping deliveries), 2m with --nats-url (with --provision), which also covers redeliveries after --ack-wait")
 	fs.DurationVar(&o.ackWait, "ack-wait", 30*time.Second, "how long JetStream waits for an event's ack before redelivering it; the consumer extends it while it works on the event (the durable's AckWait, set when provisioning; otherwise the existing durable's applies)")
+	fs.IntVar(&o.maxDeliver, "max-deliver", bus.DefaultMaxDeliver, "deliveries of one event before it is given up: its last delivery ends with a dead letter and a failed result, whatever happens (the durable's MaxDeliver, set when provisioning; transient failures are redelivered with back-off up to 2 minutes, so the default outlasts about 33 hours of Akamai trouble)")
+	fs.DurationVar(&o.stuckAfter, "stuck-after", bus.DefaultStuckAfter, "an event unacknowledged for longer than this is logged with its ID and fails /readyz's events check (purgebus_oldest_unacked_event_age_seconds shows the age)")
 	fs.StringVar(&o.dataDir, "data-dir", "purgebus-data", "JetStream store directory of the embedded NATS server")
 	fs.StringVar(&o.edgerc, "edgerc", "", "Akamai .edgerc file (default ~/.edgerc)")
 	fs.StringVar(&o.section, "section", "", "section of the .edgerc file (default ccu)")

@@ -1,0 +1,107 @@
+package bus
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DefaultPayloadBucket is the JetStream object store bucket that keeps the
+// events too large to fit their dead letter whole (see PayloadStore).
+const DefaultPayloadBucket = "purgebus_deadletter_payloads"
+
+// payloadStoreConfig is the object store of the dead letters' payloads:
+// kept as long as the dead letters, within the same size bound.
+func (c StreamsConfig) payloadStoreConfig() jetstream.ObjectStoreConfig {
+	return jetstream.ObjectStoreConfig{
+		Bucket:      c.PayloadBucket,
+		Description: "purgebus: events too large for their dead letter, whole",
+		TTL:         c.DeadLetterMaxAge,
+		MaxBytes:    orUnlimited(c.DeadLetterMaxBytes),
+		Storage:     c.Storage,
+		Replicas:    c.Replicas,
+	}
+}
+
+// PayloadStore keeps the whole payload of events whose dead letter cannot
+// hold it: a dead letter is one NATS message, and an event near the
+// server's max_payload, quoted, is larger. Each payload is one object of a
+// JetStream object store bucket, which splits it into chunks that fit.
+type PayloadStore struct {
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	bucket string
+
+	mu  sync.Mutex
+	obs jetstream.ObjectStore
+}
+
+// NewPayloadStore returns a PayloadStore over the bucket named in c
+// (DefaultPayloadBucket when empty), on nc. The bucket is opened at the
+// first Put; Provision creates it.
+func NewPayloadStore(nc *nats.Conn, c StreamsConfig) (*PayloadStore, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	return &PayloadStore{js: js, nc: nc, bucket: c.Defaults().PayloadBucket}, nil
+}
+
+// Bucket is the name of the object store bucket.
+func (s *PayloadStore) Bucket() string { return s.bucket }
+
+// Put stores data as the object name, replacing any object of that name
+// (a redelivered event stores the same bytes again).
+func (s *PayloadStore) Put(ctx context.Context, name string, data []byte) error {
+	obs, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	// Chunks travel as messages, which must fit the server's
+	// max_payload along with their headers.
+	chunk := uint32(128 << 10)
+	if mp := s.nc.MaxPayload(); mp > 0 && mp-1024 < int64(chunk) {
+		chunk = uint32(max(mp-1024, 256))
+	}
+	meta := jetstream.ObjectMeta{Name: name, Opts: &jetstream.ObjectMetaOptions{ChunkSize: chunk}}
+	if _, err := obs.Put(ctx, meta, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("bus: store payload %s in bucket %s: %w", name, s.bucket, err)
+	}
+	return nil
+}
+
+func (s *PayloadStore) open(ctx context.Context) (jetstream.ObjectStore, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.obs != nil {
+		return s.obs, nil
+	}
+	obs, err := s.js.ObjectStore(ctx, s.bucket)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, fmt.Errorf("bus: object store bucket %s is missing (the consumer creates it with --provision): %w", s.bucket, err)
+		}
+		return nil, fmt.Errorf("bus: object store bucket %s: %w", s.bucket, err)
+	}
+	s.obs = obs
+	return obs, nil
+}
+
+// GetPayload reads the object name of bucket: the whole payload of a dead
+// letter whose PayloadTruncated is set.
+func GetPayload(ctx context.Context, js jetstream.JetStream, bucket, name string) ([]byte, error) {
+	obs, err := js.ObjectStore(ctx, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("bus: object store bucket %s: %w", bucket, err)
+	}
+	data, err := obs.GetBytes(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("bus: payload %s in bucket %s: %w", name, bucket, err)
+	}
+	return data, nil
+}

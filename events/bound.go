@@ -1,0 +1,230 @@
+package events
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// The consumer publishes one result and at most one dead letter per
+// event, and a NATS server refuses any message larger than its
+// max_payload. Quoting inflates an event (a control byte becomes six, an
+// invalid UTF-8 byte in base64 four thirds), and an invalid object may be
+// quoted in a result several times over, so neither fits as a matter of
+// course: EncodeWithin shortens them until they do.
+
+// MaxTextBytes is how much of a free text (a reason, a title, a detail, a
+// source, a correlation ID) a shortened result or dead letter keeps.
+const MaxTextBytes = 1024
+
+// MaxPayloadPrefix is how much of the original event a dead letter keeps
+// inline when the whole event does not fit (PayloadTruncated).
+const MaxPayloadPrefix = 4096
+
+// ErrNoRoom is returned when a size limit is too small for even the
+// shortest form of a result or dead letter.
+var ErrNoRoom = errors.New("events: the message size limit leaves no room for a result or dead letter")
+
+// EncodeWithin returns r encoded, as Encode does, in at most limit bytes.
+// A result too large is shortened, on a copy, until it fits: long texts
+// are cut to MaxTextBytes; when even the failures without their objects
+// are too many (thousands of objects failing each for a reason of its
+// own), the last ones are replaced by one Failure titled
+// MoreFailuresTitle that counts their objects; then objects are left out
+// from the end of the lists (each Purge and Failure counting its own in
+// ObjectsOmitted). Truncated is set. The outcome stays exact; only names
+// and reasons are missing.
+func (r *PurgeResult) EncodeWithin(limit int) ([]byte, error) {
+	b, err := r.Encode()
+	if err != nil || len(b) <= limit {
+		return b, err
+	}
+	c := *r
+	c.Truncated = true
+	c.Source, c.CorrelationID, c.Subject = CutText(c.Source, MaxTextBytes), CutText(c.CorrelationID, MaxTextBytes), CutText(c.Subject, MaxTextBytes)
+	purges := append([]Purge(nil), r.Purges...)
+	failures := append([]Failure(nil), r.Failures...)
+	for i := range failures {
+		failures[i].Title, failures[i].Detail = CutText(failures[i].Title, MaxTextBytes), CutText(failures[i].Detail, MaxTextBytes)
+	}
+	c.Purges, c.Failures = purges, failures
+	src := r.Failures // the failures whose objects keep takes
+	if b, err := c.keepObjects(r.Purges, src, 0); err != nil || len(b) > limit {
+		// Keep the first f failures and one that stands for the rest:
+		// the largest f that fits without objects.
+		failures = failures[:len(failures):len(failures)]
+		fit := func(f int) bool {
+			c.Failures = append(failures[:f:f], moreFailures(r.Failures[f:]))
+			b, err := c.keepObjects(r.Purges, append(r.Failures[:f:f], c.Failures[f]), 0)
+			return err == nil && len(b) <= limit
+		}
+		lo, hi := -1, len(failures)-1
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if fit(mid) {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		if lo < 0 {
+			return nil, fmt.Errorf("%w: result of event %s needs more than %d bytes", ErrNoRoom, CutText(r.EventID, 64), limit)
+		}
+		c.Failures = append(failures[:lo:lo], moreFailures(r.Failures[lo:]))
+		src = append(r.Failures[:lo:lo], c.Failures[lo])
+	}
+	return c.fitObjects(r, src, limit)
+}
+
+// MoreFailuresTitle is the title of the Failure that stands for the
+// failures a shortened result leaves out (see EncodeWithin).
+const MoreFailuresTitle = "more failures"
+
+// moreFailures is one Failure that stands for fs, counting their objects.
+func moreFailures(fs []Failure) Failure {
+	n := 0
+	for _, f := range fs {
+		n += len(f.Objects) + f.ObjectsOmitted
+	}
+	return Failure{Title: MoreFailuresTitle, Detail: fmt.Sprintf("%d more failures left out to fit the result in a message", len(fs)), ObjectsOmitted: n}
+}
+
+// keepObjects encodes c with the first k objects of purges and failures,
+// in that order, in c's own Purges and Failures (copies of those).
+func (c *PurgeResult) keepObjects(purges []Purge, failures []Failure, k int) ([]byte, error) {
+	for i, p := range purges {
+		n := min(k, len(p.Objects))
+		c.Purges[i].Objects, c.Purges[i].ObjectsOmitted = p.Objects[:n], p.ObjectsOmitted+len(p.Objects)-n
+		k -= n
+	}
+	for i, f := range failures {
+		n := min(k, len(f.Objects))
+		c.Failures[i].Objects, c.Failures[i].ObjectsOmitted = f.Objects[:n], f.ObjectsOmitted+len(f.Objects)-n
+		k -= n
+	}
+	return c.Encode()
+}
+
+// fitObjects encodes c, whose purges are r's and whose failures are
+// failures, with as many objects as fit in limit.
+func (c *PurgeResult) fitObjects(r *PurgeResult, failures []Failure, limit int) ([]byte, error) {
+	// Keep the first k objects of the lists, in order: the largest k
+	// that fits, by bisection (a handful of encodings, on a rare path).
+	total := 0
+	for _, p := range r.Purges {
+		total += len(p.Objects)
+	}
+	for _, f := range failures {
+		total += len(f.Objects)
+	}
+	keep := func(k int) ([]byte, error) { return c.keepObjects(r.Purges, failures, k) }
+	lo, hi := -1, total // keep(lo) fits (-1: not known yet), keep(hi+1…) does not
+	var best []byte
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		b, err := keep(mid)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) <= limit {
+			lo, best = mid, b
+		} else {
+			hi = mid - 1
+		}
+	}
+	if lo < 0 {
+		return nil, fmt.Errorf("%w: result of event %s needs more than %d bytes", ErrNoRoom, CutText(r.EventID, 64), limit)
+	}
+	return best, nil
+}
+
+// SetPayload puts the original event in d, whole, with its size and
+// SHA-256.
+func (d *DeadLetter) SetPayload(payload []byte) {
+	d.PayloadBytes = len(payload)
+	sum := sha256.Sum256(payload)
+	d.PayloadSHA256 = hex.EncodeToString(sum[:])
+	d.Payload, d.PayloadBase64, d.PayloadTruncated = "", nil, false
+	if utf8.Valid(payload) {
+		d.Payload = string(payload)
+	} else {
+		d.PayloadBase64 = payload
+	}
+}
+
+// Fits reports whether d, encoded, fits in limit bytes as it is.
+func (d *DeadLetter) Fits(limit int) bool {
+	b, err := d.Encode()
+	return err == nil && len(b) <= limit
+}
+
+// EncodeWithin returns d encoded in at most limit bytes. A dead letter
+// too large keeps, on a copy, only the beginning of its payload (at most
+// MaxPayloadPrefix bytes, fewer if need be; PayloadTruncated set) and of
+// its reason, source and headers (MaxTextBytes); the whole event is for
+// the caller to store where PayloadBucket and PayloadObject say. Set the
+// payload with SetPayload first.
+func (d *DeadLetter) EncodeWithin(limit int) ([]byte, error) {
+	b, err := d.Encode()
+	if err != nil || len(b) <= limit {
+		return b, err
+	}
+	c := *d
+	c.Reason, c.Source, c.Subject = CutText(c.Reason, MaxTextBytes), CutText(c.Source, MaxTextBytes), CutText(c.Subject, MaxTextBytes)
+	if len(d.Headers) > 0 {
+		c.Headers = map[string][]string{}
+		for k, vs := range d.Headers {
+			if len(k) > MaxTextBytes {
+				continue
+			}
+			for _, v := range vs {
+				if len(v) <= MaxTextBytes {
+					c.Headers[k] = append(c.Headers[k], v)
+				}
+			}
+		}
+	}
+	whole := d.OriginalPayload()
+	for n := min(len(whole), MaxPayloadPrefix); ; n /= 2 {
+		c.PayloadTruncated = true
+		if c.PayloadBase64 != nil {
+			c.PayloadBase64 = whole[:n]
+		} else {
+			c.Payload = d.Payload[:runeCut(d.Payload, n)]
+		}
+		if b, err = c.Encode(); err != nil || len(b) <= limit {
+			return b, err
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("%w: dead letter of event %s needs more than %d bytes", ErrNoRoom, CutText(d.EventID, 64), limit)
+		}
+	}
+}
+
+// runeCut returns the longest length up to n at which s can be cut
+// between characters.
+func runeCut(s string, n int) int {
+	if n >= len(s) {
+		return len(s)
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
+}
+
+// CutText returns s if it is at most n bytes, else its longest beginning,
+// cut between characters, that fits n bytes with "…" appended.
+func CutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	cut := runeCut(s, max(n-len(ellipsis), 0))
+	if cut == 0 {
+		return ""
+	}
+	return s[:cut] + ellipsis
+}
