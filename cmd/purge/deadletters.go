@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/events"
 )
 
@@ -145,16 +148,22 @@ func deadLetterLine(seq uint64, d events.DeadLetter) string {
 	}
 	fmt.Fprintf(&b, " reason=%s", logfmtValue(d.Reason))
 	p := d.OriginalPayload()
+	size := len(p)
+	if d.PayloadTruncated {
+		size = d.PayloadBytes
+	}
 	switch {
 	case d.PayloadBase64 != nil:
-		fmt.Fprintf(&b, " payload_bytes=%d (not UTF-8)", len(p))
+		fmt.Fprintf(&b, " payload_bytes=%d (not UTF-8)", size)
 	case len(p) > 160:
 		// An oversized event can be megabytes: show its start and size.
 		cut := 160
 		for cut > 0 && !utf8.RuneStart(p[cut]) {
 			cut--
 		}
-		fmt.Fprintf(&b, " payload_bytes=%d payload=%q...", len(p), p[:cut])
+		fmt.Fprintf(&b, " payload_bytes=%d payload=%q...", size, p[:cut])
+	case d.PayloadTruncated:
+		fmt.Fprintf(&b, " payload_bytes=%d payload=%q...", size, p)
 	default:
 		fmt.Fprintf(&b, " payload=%q", p)
 	}
@@ -195,8 +204,12 @@ func (c *cli) replay(ctx context.Context, js jetstream.JetStream, scanOpts scanO
 			Status: "dry-run",
 		}
 		if !o.dryRun {
+			payload, err := wholePayload(ctx, js, &d)
+			if err != nil {
+				return fmt.Errorf("replay %s seq %d (event %s): %w", o.stream, rec.Seq, d.EventID, err)
+			}
 			out := nats.NewMsg(rec.Subject)
-			out.Data = d.OriginalPayload()
+			out.Data = payload
 			for k, vs := range d.Headers {
 				// Nats-* headers are JetStream's controls (message ID,
 				// expected stream or sequence, TTL, rollup): replaying
@@ -279,4 +292,26 @@ func replaySubject(original, override string) string {
 		return original
 	}
 	return events.SubjectContentChanged
+}
+
+// wholePayload returns the original event of d: its payload, or, when
+// the event was too large for its dead letter, the object the dead letter
+// names, checked against its size and SHA-256.
+func wholePayload(ctx context.Context, js jetstream.JetStream, d *events.DeadLetter) ([]byte, error) {
+	if !d.PayloadTruncated {
+		return d.OriginalPayload(), nil
+	}
+	if d.PayloadObject == "" {
+		return nil, fmt.Errorf("the dead letter holds only the first %d of the event's %d bytes, and the whole event could not be stored", len(d.OriginalPayload()), d.PayloadBytes)
+	}
+	data, err := bus.GetPayload(ctx, js, d.PayloadBucket, d.PayloadObject)
+	if err != nil {
+		return nil, explain(err)
+	}
+	sum := sha256.Sum256(data)
+	if len(data) != d.PayloadBytes || hex.EncodeToString(sum[:]) != d.PayloadSHA256 {
+		return nil, fmt.Errorf("object %s of bucket %s is not the dead letter's event (%d bytes, sha256 %x; want %d bytes, sha256 %s)",
+			d.PayloadObject, d.PayloadBucket, len(data), sum, d.PayloadBytes, d.PayloadSHA256)
+	}
+	return data, nil
 }

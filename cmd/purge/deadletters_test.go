@@ -167,3 +167,52 @@ func TestDeadLetters(t *testing.T) {
 		t.Errorf("empty replay: %s", o)
 	}
 }
+
+// TestReplayLargeDeadLetter dead-letters an event whose quoted payload is
+// larger than a NATS message: the dead letter keeps its beginning, size
+// and SHA-256, the object store the whole, and replay sends the whole
+// event byte for byte once the cause is fixed.
+func TestReplayLargeDeadLetter(t *testing.T) {
+	r := newRig(t, handler.Config{MaxEventBytes: 600})
+	nc, err := nats.Connect(r.nats.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// 600 KB of escaped quotes, an unknown field: 1.2 MB once quoted again.
+	event := `{"id":"huge-1","urls":["https://www.example.com/huge"],"pad":"` + strings.Repeat(`\"`, 300_000) + `"}`
+	if _, err := js.Publish(ctx, "content.changed.huge", []byte(event)); err != nil {
+		t.Fatal(err)
+	}
+	r.waitResults(1, "--id", "huge-1", "--outcome", "failed")
+	o := r.run("", "deadletters", "list", "--json", "--id", "huge-1")
+	if o.code != exitOK || len(o.lines()) != 1 {
+		t.Fatalf("list: %s", o)
+	}
+	var dl events.DeadLetter
+	mustJSON(t, o.lines()[0], &dl)
+	if !dl.PayloadTruncated || dl.PayloadBytes != len(event) || dl.PayloadObject == "" || !strings.HasPrefix(event, dl.Payload) {
+		t.Fatalf("dead letter of a large event: truncated %v, %d bytes, object %q, payload of %d bytes",
+			dl.PayloadTruncated, dl.PayloadBytes, dl.PayloadObject, len(dl.Payload))
+	}
+	o = r.run("", "deadletters", "list", "--id", "huge-1")
+	if want := fmt.Sprintf(" payload_bytes=%d payload=", len(event)); !strings.Contains(o.stdout, want) {
+		t.Errorf("list does not show the whole size (%s): %s", want, o)
+	}
+
+	r.stopConsumer()
+	r.startConsumer(handler.Config{MaxEventBytes: 1 << 20})
+	if o = r.run("", "deadletters", "replay", "--id", "huge-1"); o.code != exitOK {
+		t.Fatalf("replay: %s", o)
+	}
+	res := r.waitResults(1, "--id", "huge-1", "--outcome", "succeeded")
+	if res[0].Subject != "content.changed.huge" {
+		t.Errorf("replayed to %s", res[0].Subject)
+	}
+}
