@@ -16,8 +16,12 @@ import (
 // course: EncodeWithin shortens them until they do.
 
 // MaxTextBytes is how much of a free text (a reason, a title, a detail, a
-// source, a correlation ID) a shortened result or dead letter keeps.
+// source, a correlation ID) a shortened result or dead letter keeps, in
+// bytes of JSON; less if even that does not fit.
 const MaxTextBytes = 1024
+
+// minTextBytes is the least of a text that shortening keeps.
+const minTextBytes = 16
 
 // MaxPayloadPrefix is how much of the original event a dead letter keeps
 // inline when the whole event does not fit (PayloadTruncated).
@@ -41,13 +45,24 @@ func (r *PurgeResult) EncodeWithin(limit int) ([]byte, error) {
 	if err != nil || len(b) <= limit {
 		return b, err
 	}
+	for textBytes := MaxTextBytes; ; textBytes /= 4 {
+		b, err := r.shorten(limit, textBytes)
+		if !errors.Is(err, ErrNoRoom) || textBytes/4 < minTextBytes {
+			return b, err
+		}
+	}
+}
+
+// shorten is EncodeWithin for a result that does not fit, with texts of
+// at most textBytes.
+func (r *PurgeResult) shorten(limit, textBytes int) ([]byte, error) {
 	c := *r
 	c.Truncated = true
-	c.Source, c.CorrelationID, c.Subject = CutText(c.Source, MaxTextBytes), CutText(c.CorrelationID, MaxTextBytes), CutText(c.Subject, MaxTextBytes)
+	c.Source, c.CorrelationID, c.Subject = cutJSON(c.Source, textBytes), cutJSON(c.CorrelationID, textBytes), cutJSON(c.Subject, textBytes)
 	purges := append([]Purge(nil), r.Purges...)
 	failures := append([]Failure(nil), r.Failures...)
 	for i := range failures {
-		failures[i].Title, failures[i].Detail = CutText(failures[i].Title, MaxTextBytes), CutText(failures[i].Detail, MaxTextBytes)
+		failures[i].Title, failures[i].Detail = cutJSON(failures[i].Title, textBytes), cutJSON(failures[i].Detail, textBytes)
 	}
 	c.Purges, c.Failures = purges, failures
 	src := r.Failures // the failures whose objects keep takes
@@ -171,22 +186,33 @@ func (d *DeadLetter) EncodeWithin(limit int) ([]byte, error) {
 	if err != nil || len(b) <= limit {
 		return b, err
 	}
+	for textBytes := MaxTextBytes; ; textBytes /= 4 {
+		b, err := d.shorten(limit, textBytes)
+		if !errors.Is(err, ErrNoRoom) || textBytes/4 < minTextBytes {
+			return b, err
+		}
+	}
+}
+
+// shorten is EncodeWithin for a dead letter that does not fit, with
+// texts of at most textBytes.
+func (d *DeadLetter) shorten(limit, textBytes int) ([]byte, error) {
 	c := *d
-	c.Reason, c.Source, c.Subject = CutText(c.Reason, MaxTextBytes), CutText(c.Source, MaxTextBytes), CutText(c.Subject, MaxTextBytes)
+	c.Reason, c.Source, c.Subject = cutJSON(c.Reason, textBytes), cutJSON(c.Source, textBytes), cutJSON(c.Subject, textBytes)
 	if len(d.Headers) > 0 {
+		// Headers cut short would be wrong: those too long go.
 		c.Headers = map[string][]string{}
 		for k, vs := range d.Headers {
-			if len(k) > MaxTextBytes {
-				continue
-			}
 			for _, v := range vs {
-				if len(v) <= MaxTextBytes {
+				if jsonSize(k)+jsonSize(v) <= textBytes {
 					c.Headers[k] = append(c.Headers[k], v)
 				}
 			}
 		}
 	}
 	whole := d.OriginalPayload()
+	var b []byte
+	var err error
 	for n := min(len(whole), MaxPayloadPrefix); ; n /= 2 {
 		c.PayloadTruncated = true
 		if c.PayloadBase64 != nil {
@@ -213,6 +239,61 @@ func runeCut(s string, n int) int {
 		n--
 	}
 	return n
+}
+
+// jsonRuneSize is the size of the character at the start of s as
+// appendJSONString writes it, and the bytes it takes in s.
+func jsonRuneSize(s string) (out, in int) {
+	c := s[0]
+	if c < utf8.RuneSelf {
+		switch {
+		case jsonSafe[c]:
+			return 1, 1
+		case c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t':
+			return 2, 1
+		}
+		return 6, 1 // \u00XX
+	}
+	r, size := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+		return 6, size // \ufffd, \u2028, \u2029
+	}
+	return size, size
+}
+
+// jsonSize is the size of s quoted as JSON, quotes excluded.
+func jsonSize(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		out, in := jsonRuneSize(s[i:])
+		n, i = n+out, i+in
+	}
+	return n
+}
+
+// cutJSON returns s if it takes at most n bytes quoted as JSON (quotes
+// excluded), else its longest beginning, cut between characters, that
+// does with "…" appended.
+func cutJSON(s string, n int) string {
+	const ellipsis = "…"
+	size, i := 0, 0
+	for i < len(s) {
+		out, in := jsonRuneSize(s[i:])
+		if size+out > n-len(ellipsis) {
+			break
+		}
+		size, i = size+out, i+in
+	}
+	if i == len(s) {
+		return s
+	}
+	if jsonSize(s[i:])+size <= n {
+		return s
+	}
+	if i == 0 {
+		return ""
+	}
+	return s[:i] + ellipsis
 }
 
 // CutText returns s if it is at most n bytes, else its longest beginning,

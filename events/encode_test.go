@@ -123,6 +123,11 @@ func TestEncodeTable(t *testing.T) {
 		"zero":  {},
 		"empty": {EventID: "e", Outcome: OutcomeFailed, Purges: []Purge{}, Failures: []Failure{}},
 		"full":  full(),
+		"truncated": func() *PurgeResult {
+			r := full()
+			r.Truncated, r.Purges[0].ObjectsOmitted, r.Failures[0].ObjectsOmitted, r.Failures[1].ObjectsOmitted = true, 3, 7, 1
+			return r
+		}(),
 	}
 	for i, tm := range []time.Time{utc, nanos, zoned, west, year0, y9999, y10000, yNeg, tz24, local, {}} {
 		for j, field := range []string{"received", "completed", "estimated", "accepted"} {
