@@ -727,7 +727,7 @@ func (s *Subscriber) watchStuck() {
 			for _, e := range stuck {
 				s.log.Warn("event stuck: unacknowledged for longer than the stuck threshold",
 					"event_id", e.EventID, "stream_seq", e.StreamSeq, "deliveries", e.Delivered,
-					"age", now.Sub(e.Since).Round(time.Second), "threshold", s.cfg.StuckAfter)
+					"age", now.Sub(e.Since).Round(time.Millisecond), "threshold", s.cfg.StuckAfter)
 			}
 		}
 	}

@@ -2,10 +2,13 @@ package events
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/purgebus/purgebus/akamai"
 )
 
 // The consumer publishes one result and at most one dead letter per
@@ -67,28 +70,38 @@ func (r *PurgeResult) shorten(limit, textBytes int) ([]byte, error) {
 	c.Purges, c.Failures = purges, failures
 	src := r.Failures // the failures whose objects keep takes
 	if b, err := c.keepObjects(r.Purges, src, 0); err != nil || len(b) > limit {
-		// Keep the first f failures and one that stands for the rest:
-		// the largest f that fits without objects.
+		// Keep the first f failures, without objects, and one that
+		// stands for the rest: the largest f that fits, found by adding
+		// up their sizes. The one that stands for all of them has the
+		// longest count: the sum is an upper bound.
 		failures = failures[:len(failures):len(failures)]
 		fit := func(f int) bool {
 			c.Failures = append(failures[:f:f], moreFailures(r.Failures[f:]))
 			b, err := c.keepObjects(r.Purges, append(r.Failures[:f:f], c.Failures[f]), 0)
 			return err == nil && len(b) <= limit
 		}
-		lo, hi := -1, len(failures)-1
-		for lo < hi {
-			mid := (lo + hi + 1) / 2
-			if fit(mid) {
-				lo = mid
-			} else {
-				hi = mid - 1
-			}
+		c.Failures = []Failure{moreFailures(r.Failures)}
+		base, err := c.keepObjects(r.Purges, c.Failures, 0)
+		if err != nil {
+			return nil, err
 		}
-		if lo < 0 {
+		room, f := limit-len(base), 0
+		for ; f < len(failures); f++ {
+			fc := failures[f]
+			fc.Objects, fc.ObjectsOmitted = nil, fc.ObjectsOmitted+len(fc.Objects)
+			b, ok := appendFailure(nil, &fc)
+			if !ok || len(b)+1 > room {
+				break
+			}
+			room -= len(b) + 1
+		}
+		for ; f >= 0 && !fit(f); f-- {
+		}
+		if f < 0 {
 			return nil, fmt.Errorf("%w: result of event %s needs more than %d bytes", ErrNoRoom, CutText(r.EventID, 64), limit)
 		}
-		c.Failures = append(failures[:lo:lo], moreFailures(r.Failures[lo:]))
-		src = append(r.Failures[:lo:lo], c.Failures[lo])
+		c.Failures = append(failures[:f:f], moreFailures(r.Failures[f:]))
+		src = append(r.Failures[:f:f], c.Failures[f])
 	}
 	return c.fitObjects(r, src, limit)
 }
@@ -127,32 +140,45 @@ func (c *PurgeResult) keepObjects(purges []Purge, failures []Failure, k int) ([]
 func (c *PurgeResult) fitObjects(r *PurgeResult, failures []Failure, limit int) ([]byte, error) {
 	// Keep the first k objects of the lists, in order: the largest k
 	// that fits, by bisection (a handful of encodings, on a rare path).
-	total := 0
+	keep := func(k int) ([]byte, error) { return c.keepObjects(r.Purges, failures, k) }
+	// Every object omitted, the counts are longest: what room is left
+	// takes the first objects, by their sizes, and the result fits.
+	b, err := keep(0)
+	if err != nil || len(b) > limit {
+		if err == nil {
+			err = fmt.Errorf("%w: result of event %s needs more than %d bytes", ErrNoRoom, CutText(r.EventID, 64), limit)
+		}
+		return nil, err
+	}
+	room, k := limit-len(b), 0
+	take := func(t akamai.Type, objs []string) bool {
+		for i, o := range objs {
+			n := len(o) // a CP code, unquoted
+			if t != akamai.TypeCPCode {
+				n = jsonSize(o) + 2
+			}
+			if i > 0 {
+				n++ // the comma
+			}
+			if n > room {
+				return false
+			}
+			room -= n
+			k++
+		}
+		return true
+	}
 	for _, p := range r.Purges {
-		total += len(p.Objects)
+		if !take(p.Type, p.Objects) {
+			return keep(k)
+		}
 	}
 	for _, f := range failures {
-		total += len(f.Objects)
-	}
-	keep := func(k int) ([]byte, error) { return c.keepObjects(r.Purges, failures, k) }
-	lo, hi := -1, total // keep(lo) fits (-1: not known yet), keep(hi+1…) does not
-	var best []byte
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		b, err := keep(mid)
-		if err != nil {
-			return nil, err
-		}
-		if len(b) <= limit {
-			lo, best = mid, b
-		} else {
-			hi = mid - 1
+		if !take(f.Type, f.Objects) {
+			return keep(k)
 		}
 	}
-	if lo < 0 {
-		return nil, fmt.Errorf("%w: result of event %s needs more than %d bytes", ErrNoRoom, CutText(r.EventID, 64), limit)
-	}
-	return best, nil
+	return keep(k)
 }
 
 // SetPayload puts the original event in d, whole, with its size and
@@ -169,10 +195,24 @@ func (d *DeadLetter) SetPayload(payload []byte) {
 	}
 }
 
-// Fits reports whether d, encoded, fits in limit bytes as it is.
+// Fits reports whether d, encoded, fits in limit bytes as it is. It
+// measures the payload as JSON rather than encoding it: an event near a
+// megabyte of control bytes would take six.
 func (d *DeadLetter) Fits(limit int) bool {
-	b, err := d.Encode()
-	return err == nil && len(b) <= limit
+	c := *d
+	c.Payload, c.PayloadBase64 = "", nil
+	b, err := c.Encode()
+	if err != nil {
+		return false
+	}
+	n := len(b)
+	switch {
+	case d.PayloadBase64 != nil:
+		n += len(`,"payload_base64":""`) + base64.StdEncoding.EncodedLen(len(d.PayloadBase64))
+	case d.Payload != "":
+		n += len(`,"payload":""`) + jsonSize(d.Payload)
+	}
+	return n <= limit
 }
 
 // EncodeWithin returns d encoded in at most limit bytes. A dead letter
@@ -182,9 +222,8 @@ func (d *DeadLetter) Fits(limit int) bool {
 // the caller to store where PayloadBucket and PayloadObject say. Set the
 // payload with SetPayload first.
 func (d *DeadLetter) EncodeWithin(limit int) ([]byte, error) {
-	b, err := d.Encode()
-	if err != nil || len(b) <= limit {
-		return b, err
+	if d.Fits(limit) {
+		return d.Encode()
 	}
 	for textBytes := MaxTextBytes; ; textBytes /= 4 {
 		b, err := d.shorten(limit, textBytes)

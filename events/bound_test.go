@@ -37,17 +37,20 @@ func TestResultEncodeWithin(t *testing.T) {
 	tests := []struct {
 		name string
 		res  events.PurgeResult
+		// dense: many small objects or failures, so a shortened result
+		// fills most of the limit.
+		dense bool
 	}{
 		{"small", events.PurgeResult{EventID: "e", Outcome: events.OutcomeSucceeded,
-			Purges: []events.Purge{{PurgeID: "p", Type: akamai.TypeURL, Objects: urls(3, 1)}}}},
+			Purges: []events.Purge{{PurgeID: "p", Type: akamai.TypeURL, Objects: urls(3, 1)}}}, false},
 		{"many purged objects", events.PurgeResult{EventID: "e", Outcome: events.OutcomePartial,
 			Purges:   []events.Purge{{PurgeID: "p1", Type: akamai.TypeURL, Objects: urls(2000, 20)}, {PurgeID: "p2", Type: akamai.TypeURL, Objects: urls(2000, 20)}},
-			Failures: []events.Failure{{Type: akamai.TypeURL, Title: "forbidden", Objects: urls(500, 30)}}}},
+			Failures: []events.Failure{{Type: akamai.TypeURL, Title: "forbidden", Objects: urls(500, 30)}}}, true},
 		{"one huge failed object", events.PurgeResult{EventID: "e", Outcome: events.OutcomeFailed,
-			Failures: []events.Failure{{Type: akamai.TypeURL, Title: "invalid object", Detail: strings.Repeat("\"", 100_000), Objects: urls(1, 100_000)}}}},
-		{"thousands of distinct failures", events.PurgeResult{EventID: "e", Outcome: events.OutcomeFailed, Failures: manyFailures(5000)}},
+			Failures: []events.Failure{{Type: akamai.TypeURL, Title: "invalid object", Detail: strings.Repeat("\"", 100_000), Objects: urls(1, 100_000)}}}, false},
+		{"thousands of distinct failures", events.PurgeResult{EventID: "e", Outcome: events.OutcomeFailed, Failures: manyFailures(5000)}, true},
 		{"long texts", events.PurgeResult{EventID: "e", Outcome: events.OutcomeFailed, Source: strings.Repeat("\x02", 50_000),
-			CorrelationID: strings.Repeat("é", 50_000), Failures: []events.Failure{{Title: strings.Repeat("\x03", 50_000)}}}},
+			CorrelationID: strings.Repeat("é", 50_000), Failures: []events.Failure{{Title: strings.Repeat("\x03", 50_000)}}}, false},
 	}
 	for _, tc := range tests {
 		tc.res.ReceivedAt, tc.res.CompletedAt = now, now
@@ -63,6 +66,9 @@ func TestResultEncodeWithin(t *testing.T) {
 				}
 				if len(b) > limit {
 					t.Fatalf("%d bytes, limit %d", len(b), limit)
+				}
+				if tc.dense && len(b) < limit*3/4 && len(full) > limit {
+					t.Errorf("shortened to %d bytes of %d: too much left out", len(b), limit)
 				}
 				if len(full) <= limit && !bytes.Equal(b, full) {
 					t.Fatal("a result that fits was changed")
@@ -117,6 +123,9 @@ func TestDeadLetterEncodeWithin(t *testing.T) {
 					Headers: map[string][]string{"Correlation-Id": {strings.Repeat("c", 10_000)}, "X": {"y"}}}
 				d.SetPayload(tc.payload)
 				fits := d.Fits(limit)
+				if whole, _ := d.Encode(); (len(whole) <= limit) != fits {
+					t.Fatalf("Fits says %v of %d bytes encoded, limit %d", fits, len(whole), limit)
+				}
 				b, err := d.EncodeWithin(limit)
 				if err != nil {
 					t.Fatal(err)
