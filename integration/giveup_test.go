@@ -77,7 +77,7 @@ func TestStuckEventReported(t *testing.T) {
 		}
 		return -1
 	}
-	waitFor(t, 10*time.Second, "the stuck event to be reported", func() bool {
+	waitCondition(t, 10*time.Second, "the stuck event to be reported", func() bool {
 		err := check(context.Background())
 		return err != nil && strings.Contains(err.Error(), "stuck-1") && age() > 0.3 &&
 			strings.Contains(logs.String(), `msg="event stuck:`) && strings.Contains(logs.String(), "event_id=stuck-1")
@@ -89,7 +89,7 @@ func TestStuckEventReported(t *testing.T) {
 	if rs := r.results(1, 15*time.Second)["stuck-1"]; len(rs) != 1 || rs[0].Outcome != events.OutcomeSucceeded {
 		t.Fatalf("stuck-1 after Akamai recovered: %+v", rs)
 	}
-	waitFor(t, 5*time.Second, "the events check and the age to clear", func() bool {
+	waitCondition(t, 5*time.Second, "the events check and the age to clear", func() bool {
 		return check(context.Background()) == nil && age() == 0
 	})
 }
@@ -103,17 +103,6 @@ func eventsCheck(t *testing.T, c *consumer.Consumer) func(context.Context) error
 	}
 	t.Fatal("no events readiness check")
 	return nil
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // lockedBuffer is a bytes.Buffer for concurrent writers.
