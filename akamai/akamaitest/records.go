@@ -48,7 +48,8 @@ type RequestRecord struct {
 }
 
 // Stats are counters over every request since the server started or was
-// Reset. Unlike the records, they are never trimmed by Options.MaxRecords.
+// Reset. Unlike the records, they are never trimmed by Options.MaxRecords
+// or Options.MaxRecordBytes.
 type Stats struct {
 	Requests    int                 // requests received
 	ByStatus    map[int]int         // requests by HTTP status answered; 0: hung, no answer
@@ -108,28 +109,52 @@ func (c *counters) stats() Stats {
 	return st
 }
 
-// ring keeps the last max items (all when max is 0), trimming in batches
-// so that adding stays O(1) amortised.
+// ring keeps the last max items (all when max is 0) whose sizes add up
+// to at most maxBytes (no bound when 0; the last item is always kept),
+// dropping the oldest; items[:head] are dropped already, and compacted
+// away in batches so that adding stays O(1) amortised.
 type ring[T any] struct {
-	items []T
-	max   int
+	items    []T
+	head     int
+	max      int
+	maxBytes int
+	size     func(T) int // nil: items have no size
+	bytes    int         // of items[head:]
 }
 
 func (r *ring[T]) add(v T) {
 	r.items = append(r.items, v)
-	if r.max > 0 && len(r.items) >= 2*r.max {
-		n := copy(r.items, r.items[len(r.items)-r.max:])
+	if r.size != nil {
+		r.bytes += r.size(v)
+	}
+	for n := len(r.items) - r.head; n > 1 && (r.max > 0 && n > r.max || r.maxBytes > 0 && r.bytes > r.maxBytes); n-- {
+		if r.size != nil {
+			r.bytes -= r.size(r.items[r.head])
+		}
+		var zero T
+		r.items[r.head] = zero
+		r.head++
+	}
+	if r.head > 0 && r.head >= len(r.items)/2 {
+		n := copy(r.items, r.items[r.head:])
 		clear(r.items[n:])
-		r.items = r.items[:n]
+		r.items, r.head = r.items[:n], 0
 	}
 }
 
 // view returns the kept items, shared with the ring.
-func (r *ring[T]) view() []T {
-	if r.max > 0 && len(r.items) > r.max {
-		return r.items[len(r.items)-r.max:]
+func (r *ring[T]) view() []T { return r.items[r.head:] }
+
+func (r *ring[T]) reset() { r.items, r.head, r.bytes = nil, 0, 0 }
+
+// purgeSize is about what a purge record holds in memory: its objects
+// (with their string headers) and fields.
+func purgeSize(p Purge) int {
+	n := 256 + len(p.ID) + len(p.Hostname) + len(p.AccountSwitchKey)
+	for _, o := range p.Objects {
+		n += len(o) + 16
 	}
-	return r.items
+	return n
 }
 
 // all returns a copy of the kept items.
@@ -156,7 +181,7 @@ func (r *records) addRequest(rr RequestRecord) {
 
 func (r *records) reset() {
 	r.mu.Lock()
-	r.purges.items = nil
-	r.requests.items = nil
+	r.purges.reset()
+	r.requests.reset()
 	r.mu.Unlock()
 }

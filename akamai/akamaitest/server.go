@@ -63,9 +63,15 @@ type Options struct {
 	Logger *slog.Logger
 
 	// MaxRecords bounds the purge and request records kept (the most recent
-	// are kept); zero keeps all. Set it for a long-running server. Stats
-	// are never trimmed.
+	// are kept); zero keeps all. Set it, and MaxRecordBytes, for a
+	// long-running server. Stats are never trimmed.
 	MaxRecords int
+	// MaxRecordBytes bounds the memory of the purge records, which hold
+	// every object purged: the oldest go once their objects (and some
+	// overhead each) add up to more; the latest is always kept. Zero
+	// means no bound but MaxRecords: 10,000 purges of long URLs hold
+	// tens of megabytes.
+	MaxRecordBytes int
 
 	// Listener, if set, is the listener the server serves on; nil means a
 	// new one on 127.0.0.1 and a free port.
@@ -176,6 +182,7 @@ func New(opts Options) *Server {
 		return &b
 	}
 	s.records.purges.max = opts.MaxRecords
+	s.records.purges.maxBytes, s.records.purges.size = opts.MaxRecordBytes, purgeSize
 	s.records.requests.max = opts.MaxRecords
 	s.faults.init()
 	return s

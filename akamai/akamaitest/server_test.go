@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -749,5 +750,44 @@ func TestUnauthenticatedAccountsNotCreated(t *testing.T) {
 	h.s.acctMu.RUnlock()
 	if n != 1 {
 		t.Errorf("%d accounts created", n)
+	}
+}
+
+// TestMaxRecordBytes purges 10 MB of long URLs through a server whose
+// records may hold 1 MiB: the records keep the latest purges within the
+// bound, the stats count every one, and the heap does not keep the rest.
+func TestMaxRecordBytes(t *testing.T) {
+	const limit = 1 << 20
+	h := newHarness(t, Options{MaxRecords: 10000, MaxRecordBytes: limit, Buckets: BucketConfig{Disabled: true}})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const purges, perPurge = 500, 20
+	for i := range purges {
+		urls := make([]string, perPurge)
+		for j := range urls {
+			urls[j] = fmt.Sprintf("https://a.example/%d/%d/%s", i, j, strings.Repeat("x", 1000))
+		}
+		mustStatus(t, h.post("/ccu/v3/invalidate/url", body(akamai.TypeURL, urls)), 201)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	ps := h.s.Purges()
+	kept := 0
+	for _, p := range ps {
+		kept += purgeSize(p)
+	}
+	if kept > limit || len(ps) == 0 || !strings.HasPrefix(ps[len(ps)-1].Objects[0], fmt.Sprintf("https://a.example/%d/0/", purges-1)) {
+		t.Errorf("%d purge records of %d bytes kept (limit %d), the last %v", len(ps), kept, limit, ps[len(ps)-1].Objects[:1])
+	}
+	if len(ps) < limit/(perPurge*1100)/2 {
+		t.Errorf("only %d purge records kept within %d bytes", len(ps), limit)
+	}
+	if st := h.s.Stats(); st.Purges != purges || st.Objects[akamai.TypeURL] != purges*perPurge {
+		t.Errorf("stats %+v, want every purge counted", st)
+	}
+	// 10 MB of objects went through; the records may hold 1 MiB of them.
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 4*limit {
+		t.Errorf("heap grew by %d bytes, records bounded to %d", grown, limit)
 	}
 }

@@ -93,7 +93,9 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 		return cfg, cleanup, err
 	}
 	if o.sandbox {
-		srv := akamaitest.NewServer(akamaitest.Options{MaxRecords: 10000})
+		// Nobody reads the sandbox fake's records: a few, bounded by
+		// bytes, so that a long dry run keeps flat memory.
+		srv := akamaitest.NewServer(akamaitest.Options{MaxRecords: 1000, MaxRecordBytes: 1 << 20})
 		cleanup = srv.Close
 		cfg.Akamai = akamai.Config{Credentials: srv.Credentials(), BaseURL: srv.URL()}
 		if cfg.Routing != nil {
