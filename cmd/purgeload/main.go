@@ -72,6 +72,9 @@ type config struct {
 	consumerArgs  []string
 	profileDir    string
 	pprofAddr     string
+	soak          time.Duration
+	soakRate      int
+	soakEvery     time.Duration
 
 	stdout, stderr io.Writer
 }
@@ -82,6 +85,7 @@ var figureTitles = map[int]string{
 	3: "purge requests per 10,000 events (packing)",
 	4: "event → 201 latency when idle",
 	5: "peak RSS of cmd/consumer vs backlog size",
+	6: "soak: cmd/consumer's memory and goroutines under steady load",
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -113,6 +117,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	consumerArgs := fs.String("consumer-args", "", "figure 5: extra flags for cmd/consumer, space-separated (e.g. \"--result-max-bytes 16777216\"), for experiments")
 	fs.StringVar(&c.profileDir, "profile-dir", "", "write profiles into this directory, for go tool pprof: CPU and allocations of this process while the in-process consumer drains (figures 1–4); for figure 5, the heap at the peak of an extra in-process run of the large backlog")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) while running, to look at the in-process consumer's goroutines")
+	fs.DurationVar(&c.soak, "soak", 0, "figure 6 alone instead of figures 1–5: run cmd/consumer under a steady mixed load for this long (e.g. 1h), sampling its RSS, heap and goroutines, and print their slopes per hour")
+	fs.IntVar(&c.soakRate, "soak-rate", 200, "figure 6: events per second")
+	fs.DurationVar(&c.soakEvery, "soak-every", 30*time.Second, "figure 6: time between two samples")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -126,14 +133,17 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			continue
 		}
 		n, err := strconv.Atoi(s)
-		if err != nil || figureTitles[n] == "" {
-			return nil, fmt.Errorf("--only: %q is not a figure (1 to 5)", s)
+		if err != nil || figureTitles[n] == "" || n == 6 {
+			return nil, fmt.Errorf("--only: %q is not a figure (1 to 5; figure 6 is --soak)", s)
 		}
 		if !slices.Contains(c.only, n) {
 			c.only = append(c.only, n)
 		}
 	}
 	slices.Sort(c.only)
+	if c.soak > 0 {
+		c.only = []int{6}
+	}
 	if len(c.only) == 0 {
 		return nil, errors.New("--only names no figure")
 	}
@@ -159,6 +169,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.transport != "inprocess" && c.transport != "tcp" {
 		errs = append(errs, fmt.Errorf("--transport must be inprocess or tcp, not %q", c.transport))
+	}
+	if c.soak < 0 || c.soak > 0 && (c.soakRate < 1 || c.soakEvery <= 0 || c.soakEvery > c.soak) {
+		errs = append(errs, fmt.Errorf("--soak %v needs --soak-rate of at least 1 (not %d) and --soak-every between 0 and --soak (not %v)", c.soak, c.soakRate, c.soakEvery))
 	}
 	if c.latencyGap < 0 || c.linger < 0 {
 		errs = append(errs, errors.New("--latency-gap and --linger must not be negative"))
@@ -236,6 +249,7 @@ func measure(ctx context.Context, cfg *config, args []string) *Report {
 		3: runPacking,
 		4: runLatency,
 		5: runRSS,
+		6: runSoak,
 	}
 	for _, n := range cfg.only {
 		f := &Figure{N: n, Title: figureTitles[n]}

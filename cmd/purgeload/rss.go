@@ -139,11 +139,8 @@ func measureRSS(ctx context.Context, cfg *config, bin, dir string, n int, flags 
 	}
 	fake := akamaitest.NewServer(fopts)
 	defer fake.Close()
-	edgerc := filepath.Join(dir, "edgerc")
-	cred := fake.Credentials()
-	rc := fmt.Sprintf("[ccu]\nhost = %s\nclient_token = %s\nclient_secret = %s\naccess_token = %s\n",
-		cred.Host, cred.ClientToken, cred.ClientSecret, cred.AccessToken)
-	if err := os.WriteFile(edgerc, []byte(rc), 0o600); err != nil {
+	edgerc, err := writeEdgerc(dir, fake)
+	if err != nil {
 		return run, err
 	}
 	args := []string{
