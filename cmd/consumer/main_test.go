@@ -571,6 +571,10 @@ func TestNATSFlagMistakes(t *testing.T) {
 		{"too short a duplicate window", []string{"--result-duplicates", "10ms"}, nil, []string{"--result-duplicates must be at least 100ms"}},
 		{"no ack wait", []string{"--ack-wait", "0s"}, nil, []string{"--ack-wait must be positive"}},
 		{"negative memory limit", []string{"--memory-limit", "-1"}, nil, []string{"--memory-limit must be 0"}},
+		{"unbounded deliveries", []string{"--max-deliver", "-1"}, nil, []string{"--max-deliver must be at least 1"}},
+		{"no deliveries", []string{"--max-deliver", "0"}, nil, []string{"--max-deliver must be at least 1"}},
+		{"no stuck threshold", []string{"--stuck-after", "0s"}, nil, []string{"--stuck-after must be at least 1s"}},
+		{"stuck threshold from the environment", nil, map[string]string{"PURGEBUS_STUCK_AFTER": "-5m"}, []string{"--stuck-after must be at least 1s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runFor(t, append([]string{"--sandbox", "--print-config"}, tc.args...), tc.vars)
