@@ -62,6 +62,15 @@ func (r *PurgeResult) shorten(limit, textBytes int) ([]byte, error) {
 	c := *r
 	c.Truncated = true
 	c.Source, c.CorrelationID, c.Subject = cutJSON(c.Source, textBytes), cutJSON(c.CorrelationID, textBytes), cutJSON(c.Subject, textBytes)
+	if len(r.Metadata) > 0 {
+		// Metadata cut short would be wrong: the entries too long go.
+		c.Metadata = map[string]string{}
+		for k, v := range r.Metadata {
+			if jsonSize(k)+jsonSize(v) <= textBytes {
+				c.Metadata[k] = v
+			}
+		}
+	}
 	purges := append([]Purge(nil), r.Purges...)
 	failures := append([]Failure(nil), r.Failures...)
 	for i := range failures {

@@ -49,6 +49,8 @@ func TestResultEncodeWithin(t *testing.T) {
 		{"one huge failed object", events.PurgeResult{EventID: "e", Outcome: events.OutcomeFailed,
 			Failures: []events.Failure{{Type: akamai.TypeURL, Title: "invalid object", Detail: strings.Repeat("\"", 100_000), Objects: urls(1, 100_000)}}}, false},
 		{"thousands of distinct failures", events.PurgeResult{EventID: "e", Outcome: events.OutcomeFailed, Failures: manyFailures(5000)}, true},
+		{"long metadata", events.PurgeResult{EventID: "e", Outcome: events.OutcomeSucceeded, Metadata: longMetadata(),
+			Purges: []events.Purge{{PurgeID: "p", Type: akamai.TypeURL, Objects: urls(3, 1)}}}, false},
 		{"long texts", events.PurgeResult{EventID: "e", Outcome: events.OutcomeFailed, Source: strings.Repeat("\x02", 50_000),
 			CorrelationID: strings.Repeat("é", 50_000), Failures: []events.Failure{{Title: strings.Repeat("\x03", 50_000)}}}, false},
 	}
@@ -153,4 +155,14 @@ func TestDeadLetterEncodeWithin(t *testing.T) {
 			})
 		}
 	}
+}
+
+// longMetadata is the most metadata an event may carry, every value
+// control bytes that quoting inflates six times.
+func longMetadata() map[string]string {
+	m := map[string]string{}
+	for i := range events.MaxMetadataEntries {
+		m[fmt.Sprintf("k%03d", i)] = strings.Repeat("\x01", events.MaxMetadataValueBytes)
+	}
+	return m
 }

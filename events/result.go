@@ -41,6 +41,8 @@ type PurgeResult struct {
 	Subject string `json:"subject,omitempty"`
 	// CorrelationID follows the event through logs to its result.
 	CorrelationID string `json:"correlation_id,omitempty"`
+	// Metadata is the event's metadata, echoed.
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// Truncated says that the result was shortened to fit the NATS
 	// server's message size (see EncodeWithin): long texts were cut and
 	// objects left out of the lists, each Purge and Failure counting its

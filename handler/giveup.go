@@ -36,12 +36,12 @@ func (h *Handler) giveUp(msg *message.Message, r *reply, cause error) error {
 	if !refused(cause) {
 		reason = GiveUpPrefix + fmt.Sprintf("not finished after %d deliveries: %v", d.delivered, cause)
 	}
-	if err := h.publishDeadLetter(ctx, msg, d, r.source, reason); err != nil {
+	if err := h.publishDeadLetter(ctx, msg, d, r.labels.Source, reason); err != nil {
 		h.log.Error("event abandoned: neither its result nor its dead letter could be stored; it stays in its stream, not delivered again",
 			"event_id", d.id, "stream", msg.Metadata.Get(bus.MetaStream), "stream_seq", d.seq, "delivery", d.delivered, "cause", cause, "err", err)
 		return err
 	}
-	failed := h.newResult(&d, r.source)
+	failed := h.newResult(&d, &r.labels)
 	failed.Outcome = events.OutcomeFailed
 	failed.Failures = []events.Failure{{Title: "not purged", Detail: reason}}
 	failed.CompletedAt = h.cfg.Now().UTC()
