@@ -471,8 +471,9 @@ func (h *Handler) publishResult(ctx context.Context, r *reply) error {
 }
 
 // PoisonMiddleware dead-letters an event whose handling panicked on
-// PoisonAfter deliveries, so one poisonous event cannot loop forever.
-// Earlier panics become errors, and the event is redelivered.
+// PoisonAfter deliveries, or on its last delivery, so one poisonous
+// event cannot loop forever. Earlier panics become errors, and the event
+// is redelivered.
 func (h *Handler) PoisonMiddleware(next message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) (out []*message.Message, err error) {
 		defer func() {
@@ -482,7 +483,7 @@ func (h *Handler) PoisonMiddleware(next message.HandlerFunc) message.HandlerFunc
 			}
 			d := h.delivery(msg)
 			h.log.Error("handler panicked", "event_id", d.id, "delivery", d.delivered, "panic", fmt.Sprint(r))
-			if d.delivered < h.cfg.PoisonAfter {
+			if d.delivered < h.cfg.PoisonAfter && msg.Metadata.Get(bus.MetaLastDelivery) == "" {
 				out, err = nil, fmt.Errorf("handler panicked: %v", r)
 				return
 			}

@@ -60,6 +60,7 @@ type testDelivery struct {
 	msgID     string // the Nats-Msg-Id header
 	subject   string
 	corrID    string
+	last      bool // the durable's last delivery (bus.MetaLastDelivery)
 }
 
 var receivedAt = time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC)
@@ -81,6 +82,9 @@ func newMsg(payload []byte, d testDelivery) *message.Message {
 	m.Metadata.Set(bus.MetaReceivedAt, receivedAt.Format(time.RFC3339Nano))
 	if d.corrID != "" {
 		middleware.SetCorrelationID(d.corrID, m)
+	}
+	if d.last {
+		m.Metadata.Set(bus.MetaLastDelivery, "true")
 	}
 	return m
 }
@@ -515,6 +519,17 @@ func TestPoisonMiddleware(t *testing.T) {
 			}
 		})
 	}
+	t.Run("last delivery before PoisonAfter", func(t *testing.T) {
+		r.pub.mu.Lock()
+		r.pub.msgs = nil
+		r.pub.mu.Unlock()
+		if _, err := panics(newMsg(payload, testDelivery{seq: 13, delivered: 1, msgID: "ev-poison", last: true})); err != nil {
+			t.Errorf("err = %v, want nil: no delivery follows the last", err)
+		}
+		if msgs := r.pub.all(); len(msgs) != 2 || msgs[0].subject != "purge.deadletter.ev-poison" {
+			t.Errorf("published %+v, want a dead letter and a result", msgs)
+		}
+	})
 	t.Run("no panic passes through", func(t *testing.T) {
 		sentinel := errors.New("sentinel")
 		h := r.h.PoisonMiddleware(func(*message.Message) ([]*message.Message, error) { return nil, sentinel })
