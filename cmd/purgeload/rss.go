@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -158,38 +157,19 @@ func measureRSS(ctx context.Context, cfg *config, bin, dir string, n int, flags 
 	}
 	args = append(args, cfg.consumerArgs...)
 	run.settings = consumerSettings(ctx, bin, args)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = cleanEnv()
-	stderr, err := cmd.StderrPipe()
+	start = time.Now()
+	proc, err := startConsumerProc(bin, args)
 	if err != nil {
 		return run, err
 	}
-	start = time.Now()
-	if err := cmd.Start(); err != nil {
-		return run, err
-	}
-	exited := make(chan error, 1)
-	logs := &logWatch{url: make(chan string, 1)}
-	logsDone := make(chan struct{})
-	go func() { logs.scan(stderr); close(logsDone) }()
-	go func() { <-logsDone; exited <- cmd.Wait() }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	fail := func(err error) (rssRun, error) {
-		return run, fmt.Errorf("%w; consumer log tail:\n%s", err, strings.Join(logs.tail(), "\n"))
-	}
+	defer proc.kill()
+	fail := func(err error) (rssRun, error) { return run, proc.fail(err) }
 
 	var url string
 	select {
-	case url = <-logs.url:
-	case err := <-exited:
-		stopped = true
-		return fail(fmt.Errorf("consumer exited at start: %v", err))
+	case url = <-proc.logs.url:
+	case err := <-proc.exited:
+		return run, proc.died(err, "at start")
 	case <-time.After(60 * time.Second):
 		return fail(errors.New("consumer did not start its embedded NATS within 60 s"))
 	case <-ctx.Done():
@@ -211,9 +191,8 @@ func measureRSS(ctx context.Context, cfg *config, bin, dir string, n int, flags 
 	lastProgress, lastReport := time.Now(), time.Now()
 	for drained := false; !drained; {
 		select {
-		case err := <-exited:
-			stopped = true
-			return fail(fmt.Errorf("consumer exited while draining: %v", err))
+		case err := <-proc.exited:
+			return run, proc.died(err, "while draining")
 		case <-ctx.Done():
 			return run, ctx.Err()
 		case <-tick.C:
@@ -234,31 +213,21 @@ func measureRSS(ctx context.Context, cfg *config, bin, dir string, n int, flags 
 		}
 		if time.Since(lastReport) >= 15*time.Second {
 			lastReport = time.Now()
-			if hwm, rss, err := procMemory(cmd.Process.Pid); err == nil {
+			if hwm, rss, err := procMemory(proc.pid()); err == nil {
 				cfg.progress("figure 5: %d of %d results, RSS %.0f MiB (peak %.0f MiB)", results, n, rss, hwm)
 			}
 		}
 		drained = results >= uint64(n) && pending == 0
 	}
 	run.drain = time.Since(start)
-	hwm, rss, err := procMemory(cmd.Process.Pid)
+	hwm, rss, err := procMemory(proc.pid())
 	if err != nil {
 		return fail(err)
 	}
 	run.hwmMiB, run.rssMiB = hwm, rss
 	run.requests = fake.Stats().Purges
 	nc.Close()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			return fail(fmt.Errorf("consumer exited with %v after SIGTERM", err))
-		}
-	case <-time.After(45 * time.Second):
-		return fail(errors.New("consumer still running 45 s after SIGTERM"))
-	}
-	return run, nil
+	return run, proc.stop()
 }
 
 // drainState reads how many results the result stream has stored (its

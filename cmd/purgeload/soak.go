@@ -3,18 +3,15 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -86,37 +83,20 @@ func runSoak(ctx context.Context, cfg *config, f *Figure) error {
 	if s := consumerSettings(ctx, bin, args); s != "" {
 		f.note("consumer's memory settings: %s", s)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = cleanEnv()
-	stderr, err := cmd.StderrPipe()
+	proc, err := startConsumerProc(bin, args)
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan error, 1)
-	logs := &logWatch{url: make(chan string, 1)} // at warn, it finds no URL
-	go func() { logs.scan(stderr); exited <- cmd.Wait() }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	fail := func(err error) error {
-		return fmt.Errorf("%w; consumer log tail:\n%s", err, strings.Join(logs.tail(), "\n"))
-	}
+	defer proc.kill()
+	fail := proc.fail
 	var nc *nats.Conn
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		if nc, err = nats.Connect("nats://"+natsAddr, nats.Name("purgeload-soak")); err == nil {
 			break
 		}
 		select {
-		case err := <-exited:
-			stopped = true
-			return fail(fmt.Errorf("consumer exited at start: %v", err))
+		case err := <-proc.exited:
+			return proc.died(err, "at start")
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
@@ -141,7 +121,7 @@ func runSoak(ctx context.Context, cfg *config, f *Figure) error {
 	var samples []soakSample
 	sc := bus.StreamsConfig{}.Defaults()
 	take := func() error {
-		_, rss, err := procMemory(cmd.Process.Pid)
+		_, rss, err := procMemory(proc.pid())
 		if err != nil {
 			return err
 		}
@@ -167,9 +147,8 @@ func runSoak(ctx context.Context, cfg *config, f *Figure) error {
 	var published uint64
 	for waiting := true; waiting; {
 		select {
-		case err := <-exited:
-			stopped = true
-			return fail(fmt.Errorf("consumer exited during the soak: %v", err))
+		case err := <-proc.exited:
+			return proc.died(err, "during the soak")
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
@@ -201,15 +180,8 @@ func runSoak(ctx context.Context, cfg *config, f *Figure) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	nc.Close()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			return fail(fmt.Errorf("consumer exited with %v after SIGTERM", err))
-		}
-	case <-time.After(45 * time.Second):
-		return fail(errors.New("consumer still running 45 s after SIGTERM"))
+	if err := proc.stop(); err != nil {
+		return err
 	}
 	reportSoak(f, samples, cfg.soak)
 	return nil
