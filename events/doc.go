@@ -35,8 +35,14 @@
 // Events that can never succeed (undecodable JSON, no objects, invalid
 // objects, too large) get a failed result and a DeadLetter copy, with the
 // reason and the original payload, on "purge.deadletter.<event-id>".
-// Transient trouble at Akamai never makes a dead letter: the event stays in
-// JetStream and is retried.
+// Transient trouble at Akamai does not make a dead letter at once: the
+// event stays in JetStream and is retried, up to the durable's last
+// delivery.
+//
+// Results and dead letters always fit a NATS message (EncodeWithin): a
+// result too large is Truncated, and a dead letter too large keeps the
+// beginning of the event (PayloadTruncated), the whole being kept in a
+// JetStream object store bucket (PayloadBucket, PayloadObject).
 //
 // # Publishing from Go
 //

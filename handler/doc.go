@@ -11,5 +11,10 @@
 // (Akamai 429/5xx, timeouts) are retried by the Coalescer; when they
 // persist, the handler returns an error, the event is naked with a delay
 // and JetStream delivers it again later — no result is published until the
-// outcome is final.
+// outcome is final. No event loops forever: on its last delivery (the
+// durable's MaxDeliver, bus.MetaLastDelivery), or when NATS refuses its
+// result for good, an event that is still not finished is dead-lettered
+// with a reason starting GiveUpPrefix. Results and dead letters are
+// shortened to fit the server's max_payload (Config.MaxPayload), the
+// events too large for their dead letter kept whole in Config.Payloads.
 package handler

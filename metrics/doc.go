@@ -50,6 +50,7 @@
 //	consumer_pending_messages                     gauge  events in the stream not yet delivered to the durable consumer
 //	consumer_ack_pending_messages                 gauge  events delivered and not yet acknowledged
 //	consumer_lag_errors_total                     counter  scrapes at which the consumer's state could not be read
+//	oldest_unacked_event_age_seconds              gauge  how long the oldest event taken and not acked has been so; 0 when none
 //
 // The watermill router (InstrumentRouter):
 //
@@ -71,4 +72,9 @@
 // 95th percentile of the event latency:
 //
 //	histogram_quantile(0.95, sum by (le) (rate(purgebus_event_latency_seconds_bucket[5m])))
+//
+// An event stuck for more than ten minutes (its purges or its result keep
+// failing; /readyz's events check says which):
+//
+//	purgebus_oldest_unacked_event_age_seconds > 600
 package metrics
