@@ -13,7 +13,8 @@ import (
 )
 
 // watch feeds the metrics that are read at scrape time: the budgets'
-// buckets and the durable consumer's lag.
+// buckets, the durable consumer's lag and the age of the oldest
+// unacknowledged event.
 func (c *Consumer) watch(ctx context.Context) error {
 	m := c.cfg.Metrics
 	err := m.WatchBuckets(func() []metrics.BucketLevel {
@@ -57,8 +58,9 @@ func (c *Consumer) watch(ctx context.Context) error {
 
 // Checks returns the readiness checks of the consumer, for /readyz: NATS
 // connected, the streams and the durable present and fit, every account's
-// credentials accepted by Akamai, and so every circuit closed. Their
-// errors name no secret.
+// credentials accepted by Akamai, no event unacknowledged for longer than
+// StuckAfter (the oldest named), and every circuit closed. Their errors
+// name no secret.
 func (c *Consumer) Checks() []health.Check {
 	return []health.Check{
 		{Name: "nats", Func: func(context.Context) error {
