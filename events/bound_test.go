@@ -166,3 +166,40 @@ func longMetadata() map[string]string {
 	}
 	return m
 }
+
+// TestDeadLetterAtTheLimit: a dead letter exactly at the limit keeps the
+// whole event; one byte more, and it keeps the beginning.
+func TestDeadLetterAtTheLimit(t *testing.T) {
+	const limit = 16 << 10
+	dl := func(n int) events.DeadLetter {
+		d := events.DeadLetter{EventID: "e", Reason: "r", Subject: "content.changed"}
+		d.SetPayload(bytes.Repeat([]byte{'"'}, n)) // two bytes each, quoted
+		return d
+	}
+	n := 0
+	for ; ; n++ {
+		d := dl(n)
+		b, err := d.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) >= limit-1 {
+			break
+		}
+	}
+	for _, n := range []int{n, n + 1} {
+		d := dl(n)
+		whole, _ := d.Encode()
+		b, err := d.EncodeWithin(limit)
+		if err != nil || len(b) > limit {
+			t.Fatalf("%d bytes: %d encoded, %v", n, len(b), err)
+		}
+		var got events.DeadLetter
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if fits := len(whole) <= limit; got.PayloadTruncated == fits || fits != d.Fits(limit) {
+			t.Errorf("event of %d bytes, dead letter of %d (limit %d): truncated %v, Fits %v", n, len(whole), limit, got.PayloadTruncated, d.Fits(limit))
+		}
+	}
+}
