@@ -75,3 +75,20 @@ func TestUnacked(t *testing.T) {
 		t.Errorf("after b is overdue: oldest %+v, want none", oldest)
 	}
 }
+
+// BenchmarkUnacked is the tracker's cost per event on the usual path: a
+// hand-off and an ack.
+func BenchmarkUnacked(b *testing.B) {
+	u := newUnacked(time.Minute)
+	now := time.Now()
+	fs := make([]*inflightMsg, 1000)
+	for i := range fs {
+		fs[i] = inflight(uint64(i), 1, `{}`, "")
+	}
+	b.ReportAllocs()
+	for i := range b.N {
+		f := fs[i%len(fs)]
+		u.handed(f, now)
+		u.acked(f)
+	}
+}
