@@ -86,7 +86,7 @@ type Metrics struct {
 	// ratio.
 	submitted, sent [len(types) + 1]atomic.Uint64
 
-	watchMu sync.Mutex // registers the collectors below once
+	watchMu    sync.Mutex // registers the collectors below once
 	buckets    *bucketCollector
 	lag        *lagCollector
 	escBudgets *escalationCollector
