@@ -71,11 +71,10 @@ func publishAll(t *testing.T, r *rig, evs []*events.ContentChanged) map[string][
 	return want
 }
 
-// checkAllPurged fails the test unless every event has exactly one
-// result, succeeded, and every URL reached the fake.
-func checkAllPurged(t *testing.T, r *rig, want map[string][]string, timeout time.Duration) {
+// checkSucceeded fails the test unless every event of want has a result,
+// and every result of it succeeded.
+func checkSucceeded(t *testing.T, results map[string][]events.PurgeResult, want map[string][]string) {
 	t.Helper()
-	results := r.results(len(want), timeout)
 	for id := range want {
 		rs := results[id]
 		if len(rs) == 0 {
@@ -87,6 +86,13 @@ func checkAllPurged(t *testing.T, r *rig, want map[string][]string, timeout time
 			}
 		}
 	}
+}
+
+// checkAllPurged fails the test unless every event has exactly one
+// result, succeeded, and every URL reached the fake.
+func checkAllPurged(t *testing.T, r *rig, want map[string][]string, timeout time.Duration) {
+	t.Helper()
+	checkSucceeded(t, r.results(len(want), timeout), want)
 	purged := map[string]int{}
 	for _, u := range r.fake.PurgedObjects(akamai.TypeURL) {
 		purged[u]++
