@@ -20,8 +20,9 @@ import (
 const escalationScale = 20
 
 // newEscalatingCoalescer returns a coalescer paced to a fake with
-// Akamai's bucket sizes, whose route "www" escalates to CP code 12345.
-func newEscalatingCoalescer(t *testing.T, fake *akamaitest.Server, client *akamai.Client, onEsc func(EscalationStats)) *Coalescer {
+// Akamai's bucket sizes, whose route "www" escalates to CP code 12345
+// after the given wait.
+func newEscalatingCoalescer(t *testing.T, client *akamai.Client, after time.Duration, onEsc func(EscalationStats)) *Coalescer {
 	t.Helper()
 	b, err := budget.NewLocal(budget.Config{Limits: budget.AkamaiLimits().Scale(escalationScale)})
 	if err != nil {
@@ -29,7 +30,7 @@ func newEscalatingCoalescer(t *testing.T, fake *akamaitest.Server, client *akama
 	}
 	return newCoalescer(t, client, CoalescerConfig{
 		Budget:       b,
-		Escalations:  []Escalation{{Route: "www", Type: akamai.TypeCPCode, Object: "12345", After: time.Second, MaxPerHour: 2}},
+		Escalations:  []Escalation{{Route: "www", Type: akamai.TypeCPCode, Object: "12345", After: after, MaxPerHour: 2}},
 		OnEscalation: onEsc,
 	})
 }
@@ -76,7 +77,7 @@ func TestEscalationCoversAFlood(t *testing.T) {
 	fake, client := newFake(t, akamaitest.Options{TimeScale: escalationScale})
 	var stats []EscalationStats
 	var mu sync.Mutex
-	c := newEscalatingCoalescer(t, fake, client, func(s EscalationStats) { mu.Lock(); stats = append(stats, s); mu.Unlock() })
+	c := newEscalatingCoalescer(t, client, time.Second, func(s EscalationStats) { mu.Lock(); stats = append(stats, s); mu.Unlock() })
 	const n = 30000
 	out := flood(t, c, "flood", n, 100)
 	requireAllSettled(t, out)
@@ -131,7 +132,7 @@ func TestEscalationCoversAFlood(t *testing.T) {
 func TestEscalationRefusedFallsBack(t *testing.T) {
 	fake, client := newFake(t, akamaitest.Options{TimeScale: escalationScale})
 	fake.Unauthorized("12345")
-	c := newEscalatingCoalescer(t, fake, client, nil)
+	c := newEscalatingCoalescer(t, client, time.Second, nil)
 	const n = 25000
 	out := flood(t, c, "refused", n, 100)
 	requireAllSettled(t, out)
@@ -170,7 +171,10 @@ func TestEscalationCoversOnlyWhatCameBefore(t *testing.T) {
 		return akamaitest.Fault{Delay: 200 * time.Millisecond}, true
 	})
 	var firstID atomic.Value
-	c := newEscalatingCoalescer(t, fake, client, func(s EscalationStats) { firstID.CompareAndSwap(nil, s.PurgeID) })
+	// After 2 s: when the covering purge goes out, 8,000 URLs more than
+	// the bucket holds wait, more than the lane can purge while the
+	// answer is held.
+	c := newEscalatingCoalescer(t, client, 2*time.Second, func(s EscalationStats) { firstID.CompareAndSwap(nil, s.PurgeID) })
 	var early, late []Outcome
 	done := make(chan struct{})
 	go func() {

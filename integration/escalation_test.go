@@ -240,7 +240,7 @@ func TestEscalationOrdering(t *testing.T) {
 		}
 		// Hold the answer while the late events are published, briefly:
 		// meanwhile the early URLs go on as URLs.
-		return akamaitest.Fault{Delay: 300 * time.Millisecond}, true
+		return akamaitest.Fault{Delay: 150 * time.Millisecond}, true
 	})
 	early := urlEvents("early", url, 400, 100, 0)
 	late := urlEvents("late", url, 50, 10, 1_000_000)
