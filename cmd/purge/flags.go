@@ -237,10 +237,35 @@ func (c *connFlags) config() bus.ConnectConfig {
 	}
 }
 
-// timeoutFlag registers --timeout with its default.
+// timeoutFlag registers --timeout with its default; 0 leaves *p 0, the
+// command's own default.
 func timeoutFlag(cmd *command, p *time.Duration, def time.Duration, usage string) {
-	cmd.fs.DurationVar(p, "timeout", def, usage)
+	*p = def
+	cmd.fs.Var((*timeoutValue)(p), "timeout", usage)
 	cmd.fromEnv("timeout")
+}
+
+// timeoutValue is a --timeout: a positive duration. Zero or less would
+// wait for ever, and a command that waits for ever never says it failed.
+type timeoutValue time.Duration
+
+func (t *timeoutValue) String() string {
+	if t == nil || *t == 0 {
+		return ""
+	}
+	return time.Duration(*t).String()
+}
+
+func (t *timeoutValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration such as 30s or 5m")
+	}
+	if d <= 0 {
+		return fmt.Errorf("must be positive, not %v: a command without a deadline would wait for ever (interrupt --follow with Ctrl-C instead)", d)
+	}
+	*t = timeoutValue(d)
+	return nil
 }
 
 // sinceFlag is --since: a duration back from now ("1h", "7d") or an
