@@ -64,7 +64,11 @@ type InvalidObjectError struct {
 func (e *InvalidObjectError) Error() string {
 	obj := e.Object
 	if len(obj) > 200 {
-		obj = obj[:200] + "…"
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(obj[cut]) {
+			cut-- // whole characters only
+		}
+		obj = obj[:cut] + "…"
 	}
 	return fmt.Sprintf("akamai: invalid %s %q: %s", e.Type, obj, e.Reason)
 }

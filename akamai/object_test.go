@@ -406,3 +406,13 @@ func TestTagErrorNamesTheCharacter(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidObjectErrorCutsWholeCharacters: a long object is shortened
+// in the message between characters, never inside one.
+func TestInvalidObjectErrorCutsWholeCharacters(t *testing.T) {
+	long := strings.Repeat("a", 199) + strings.Repeat("ö", 10)
+	msg := (&InvalidObjectError{Type: TypeTag, Object: long, Reason: "too long"}).Error()
+	if strings.Contains(msg, `\x`) || !strings.Contains(msg, strings.Repeat("a", 199)+"…") {
+		t.Errorf("message %q", msg)
+	}
+}
