@@ -3,17 +3,19 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 
 	"github.com/purgebus/purgebus/akamai"
 )
 
-// RedactPayload returns payload with the password of every URL's user
-// info in its JSON strings replaced by "[redacted]" (see
-// akamai.RedactUserinfo), and payload itself when there is none. Such
-// URLs are invalid objects: their dead letter keeps the event for
-// inspection and replay, but must not keep the credentials. It works on
-// any bytes, valid JSON or not, and finds URLs however their strings
-// escape them ("\u0040" for '@').
+// RedactPayload returns payload with the password of every URL object in
+// its JSON strings that carries user info replaced by "[redacted]", as
+// the object's error shows it (see akamai.RedactUserinfo), and payload
+// itself when there is none. Such URLs are invalid objects: their dead
+// letter keeps the event for inspection and replay, but must not keep the
+// credentials. Other strings (an "ssh://git@host" in metadata) are kept.
+// It works on any bytes, valid JSON or not, and finds URLs however their
+// strings escape them ("\u0040" for '@').
 func RedactPayload(payload []byte) []byte {
 	if !bytes.Contains(payload, []byte("@")) && !bytes.Contains(payload, []byte(`\u`)) {
 		return payload
@@ -36,7 +38,7 @@ func RedactPayload(payload []byte) []byte {
 		}
 		var s string
 		if json.Unmarshal(payload[i:end+1], &s) == nil {
-			if r := akamai.RedactUserinfo(s); r != s {
+			if r := redactURLObject(s); r != s {
 				enc, err := json.Marshal(r)
 				if err == nil {
 					out = append(append(out, payload[done:i]...), enc...)
@@ -50,4 +52,15 @@ func RedactPayload(payload []byte) []byte {
 		return payload
 	}
 	return append(out, payload[done:]...)
+}
+
+// redactURLObject is s as an error about it shows it: with its password
+// redacted when s is a URL object refused for its user info.
+func redactURLObject(s string) string {
+	_, err := akamai.NormalizeObject(akamai.TypeURL, s)
+	var ie *akamai.InvalidObjectError
+	if errors.As(err, &ie) {
+		return ie.Object
+	}
+	return s
 }

@@ -12,6 +12,8 @@ func TestRedactPayload(t *testing.T) {
 		{"escaped at sign", `{"urls":["https://u:hunter2\u0040e.com/"]}`, `{"urls":["https://u:[redacted]@e.com/"]}`},
 		{"escaped quote before", `{"source":"a\"b","urls":["https://u:hunter2@e.com/"]}`, `{"source":"a\"b","urls":["https://u:[redacted]@e.com/"]}`},
 		{"ARL", `{"urls":["/L/1/2/1d/u:hunter2@h.example.com/"]}`, `{"urls":["/L/1/2/1d/u:[redacted]@h.example.com/"]}`},
+		{"other schemes kept", `{"urls":["https://e.com/"],"metadata":{"repo":"ssh://git@github.com/x"}}`, `{"urls":["https://e.com/"],"metadata":{"repo":"ssh://git@github.com/x"}}`},
+		{"e-mail kept", `{"source":"ed@example.com","urls":["https://e.com/"]}`, `{"source":"ed@example.com","urls":["https://e.com/"]}`},
 		{"not JSON", `urls: "https://u:hunter2@e.com/" and more`, `urls: "https://u:[redacted]@e.com/" and more`},
 		{"unterminated string kept", `{"urls":["https://u:hunter2@e.com/`, `{"urls":["https://u:hunter2@e.com/`},
 	} {
