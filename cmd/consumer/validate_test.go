@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,57 +13,38 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-)
 
-// valueKind is a class of values every flag is tried with.
-type valueKind string
-
-const (
-	zero     valueKind = "zero"
-	negative valueKind = "negative"
-	empty    valueKind = "empty"
-	absurd   valueKind = "absurd"
+	"github.com/purgebus/purgebus/internal/flagvalues"
 )
 
 // meaningful lists the flags for which a kind of value is a setting, not
 // a mistake, and why. Every other flag must refuse every kind: a flag
 // added without validation fails TestEveryFlagRefusesBadValues by name.
-var meaningful = map[string]map[valueKind]string{
-	"result-max-bytes":     {zero: "no size limit, only --result-max-age", absurd: "a limit above the disk is no limit, as 0 says"},
-	"deadletter-max-bytes": {zero: "no size limit, only --deadletter-max-age", absurd: "a limit above the disk is no limit, as 0 says"},
-	"memory-limit":         {zero: "turns the soft limit off", absurd: "a limit above the machine's memory is no limit, as 0 says"},
-	"result-max-age":       {absurd: "keeping results for ever is a choice (the size limit still applies)"},
-	"deadletter-max-age":   {absurd: "keeping dead letters for ever is a choice"},
-	"nats-url":             {empty: "the embedded NATS server"},
-	"nats-creds":           {empty: "no credentials file"},
-	"nats-nkey":            {empty: "no NKey"},
-	"nats-user":            {empty: "no user"},
-	"nats-password":        {empty: "no password"},
-	"nats-token":           {empty: "no token"},
-	"nats-tls-ca":          {empty: "the system's CAs"},
-	"nats-tls-cert":        {empty: "no client certificate"},
-	"nats-tls-key":         {empty: "no client certificate"},
-	"nats-listen-user":     {empty: "no authentication on loopback"},
-	"nats-listen-password": {empty: "no authentication on loopback"},
-	"nats-listen-token":    {empty: "no authentication on loopback"},
-	"edgerc":               {empty: "~/.edgerc"},
-	"section":              {empty: "the ccu section"},
-	"account-key":          {empty: "no account switch key"},
-	"akamai-url":           {empty: "https:// and the credentials' host"},
-	"http-addr":            {empty: "no metrics and health server"},
-	"routing":              {empty: "one account, no routing"},
-	"budget-account":       {empty: "the account switch key, else \"default\""},
-}
-
-// kindValues are the values of each kind for each type of flag value;
-// a kind a type lacks is not tried (a bool has no negative).
-var kindValues = map[string]map[valueKind]string{
-	"*flag.stringValue":   {empty: "", absurd: "x\ny"},
-	"*flag.intValue":      {zero: "0", negative: "-1", empty: "", absurd: "9223372036854775807"},
-	"*flag.durationValue": {zero: "0s", negative: "-1s", empty: "", absurd: "2562047h"},
-	"*main.autoDuration":  {zero: "0s", negative: "-1s", empty: "", absurd: "2562047h"},
-	"*main.byteSize":      {zero: "0", negative: "-1", empty: "", absurd: "9223372036854775807"},
-	"*flag.boolValue":     {empty: "", absurd: "maybe"},
+var meaningful = map[string]map[flagvalues.Kind]string{
+	"result-max-bytes":     {flagvalues.Zero: "no size limit, only --result-max-age", flagvalues.Absurd: "a limit above the disk is no limit, as 0 says"},
+	"deadletter-max-bytes": {flagvalues.Zero: "no size limit, only --deadletter-max-age", flagvalues.Absurd: "a limit above the disk is no limit, as 0 says"},
+	"memory-limit":         {flagvalues.Zero: "turns the soft limit off", flagvalues.Absurd: "a limit above the machine's memory is no limit, as 0 says"},
+	"result-max-age":       {flagvalues.Absurd: "keeping results for ever is a choice (the size limit still applies)"},
+	"deadletter-max-age":   {flagvalues.Absurd: "keeping dead letters for ever is a choice"},
+	"nats-url":             {flagvalues.Empty: "the embedded NATS server"},
+	"nats-creds":           {flagvalues.Empty: "no credentials file"},
+	"nats-nkey":            {flagvalues.Empty: "no NKey"},
+	"nats-user":            {flagvalues.Empty: "no user"},
+	"nats-password":        {flagvalues.Empty: "no password"},
+	"nats-token":           {flagvalues.Empty: "no token"},
+	"nats-tls-ca":          {flagvalues.Empty: "the system's CAs"},
+	"nats-tls-cert":        {flagvalues.Empty: "no client certificate"},
+	"nats-tls-key":         {flagvalues.Empty: "no client certificate"},
+	"nats-listen-user":     {flagvalues.Empty: "no authentication on loopback"},
+	"nats-listen-password": {flagvalues.Empty: "no authentication on loopback"},
+	"nats-listen-token":    {flagvalues.Empty: "no authentication on loopback"},
+	"edgerc":               {flagvalues.Empty: "~/.edgerc"},
+	"section":              {flagvalues.Empty: "the ccu section"},
+	"account-key":          {flagvalues.Empty: "no account switch key"},
+	"akamai-url":           {flagvalues.Empty: "https:// and the credentials' host"},
+	"http-addr":            {flagvalues.Empty: "no metrics and health server"},
+	"routing":              {flagvalues.Empty: "one account, no routing"},
+	"budget-account":       {flagvalues.Empty: "the account switch key, else \"default\""},
 }
 
 // TestEveryFlagRefusesBadValues tries zero, negative, empty and absurd
@@ -74,38 +54,29 @@ var kindValues = map[string]map[valueKind]string{
 func TestEveryFlagRefusesBadValues(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	o := newOptions(io.Discard)
-	o.fs.VisitAll(func(f *flag.Flag) {
-		if f.Name == "print-config" {
-			return // what the test runs
-		}
-		typ := fmt.Sprintf("%T", f.Value)
-		values, ok := kindValues[typ]
-		if !ok {
-			t.Errorf("--%s has a value of type %s, which kindValues does not know: add its zero, negative, empty and absurd values", f.Name, typ)
-			return
-		}
-		for _, kind := range []valueKind{zero, negative, empty, absurd} {
-			v, ok := values[kind]
-			if !ok {
-				continue
+	cases, err := flagvalues.Cases(o.fs, map[string]map[flagvalues.Kind]string{
+		"*main.autoDuration": flagvalues.DurationLike,
+		"*main.byteSize":     flagvalues.SizeLike,
+	}, "print-config") // what the test runs
+	if err != nil {
+		t.Error(err)
+	}
+	for _, c := range cases {
+		t.Run(c.Flag.Name+"/"+string(c.Kind), func(t *testing.T) {
+			out, err := runFor(t, []string{"--sandbox", "--print-config", "--data-dir", dataDir, c.Arg()}, nil)
+			reason, listed := meaningful[c.Flag.Name][c.Kind]
+			msg := ""
+			if err != nil {
+				msg = err.Error()
 			}
-			t.Run(f.Name+"/"+string(kind), func(t *testing.T) {
-				out, err := runFor(t, []string{"--sandbox", "--print-config", "--data-dir", dataDir, "--" + f.Name + "=" + v}, nil)
-				reason, listed := meaningful[f.Name][kind]
-				switch {
-				case err == nil && !listed:
-					t.Errorf("--%s=%q (%s) was accepted: validate it in options.validate, or list it in meaningful with the reason it is a setting", f.Name, v, kind)
-				case err != nil && listed:
-					t.Errorf("--%s=%q is listed as meaningful (%s) but refused: %v", f.Name, v, reason, err)
-				case err != nil && !strings.Contains(err.Error(), "--"+f.Name):
-					t.Errorf("--%s=%q: the error does not name the flag: %v", f.Name, v, err)
-				}
-				if err == nil && !strings.Contains(out, "{") {
-					t.Errorf("no configuration printed:\n%s", out)
-				}
-			})
-		}
-	})
+			if p := flagvalues.Verdict(c, err != nil, msg, reason, listed); p != "" {
+				t.Error(p)
+			}
+			if err == nil && !strings.Contains(out, "{") {
+				t.Errorf("no configuration printed:\n%s", out)
+			}
+		})
+	}
 	// The list does not outlive its flags.
 	for name := range meaningful {
 		if o.fs.Lookup(name) == nil {

@@ -118,6 +118,9 @@ func (c *cli) buildEvents(action akamai.Action, o *purgeOptions, objects []strin
 	if o.maxEventBytes < 1024 {
 		return nil, usagef("--max-event-bytes %d is too small for an event (at least 1024)", o.maxEventBytes)
 	}
+	if o.maxEventBytes > maxEventBytes {
+		return nil, usagef("--max-event-bytes %d is larger than any NATS server carries (at most %d)", o.maxEventBytes, maxEventBytes)
+	}
 	if len(objects) == 0 {
 		var err error
 		if objects, err = c.readObjects(); err != nil {
@@ -179,6 +182,9 @@ func (c *cli) buildEvents(action akamai.Action, o *purgeOptions, objects []strin
 	}
 	return evs, nil
 }
+
+// maxEventBytes is nats-server's largest max_payload.
+const maxEventBytes = 64 << 20
 
 // readObjects reads objects from standard input, one per line.
 func (c *cli) readObjects() ([]string, error) {
