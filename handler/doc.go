@@ -17,4 +17,8 @@
 // with a reason starting GiveUpPrefix. Results and dead letters are
 // shortened to fit the server's max_payload (Config.MaxPayload), the
 // events too large for their dead letter kept whole in Config.Payloads.
+//
+// A route of the routing file with escalate: hands its URLs to
+// Coalescer.PurgeRoute, which purges a flood of them by the CP code or
+// cache tag that covers them (see Escalation); their results say so.
 package handler

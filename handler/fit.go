@@ -31,23 +31,24 @@ func (h *Handler) maxMessage() int {
 	return int(max(mp-headerAllowance, 0))
 }
 
-// keepPayload stores the whole event of a dead letter too large to hold
-// it in h's PayloadStore, and names it in dl. Without a store, or on the
+// keepPayload stores the whole event (payload, as the dead letter keeps
+// it) of a dead letter too large to hold it in h's PayloadStore, and
+// names it in dl. Without a store, or on the
 // event's last delivery when the store fails, the dead letter keeps the
 // beginning, size and SHA-256 of the event only: an event must end.
 // Otherwise a failure is returned, and the event is redelivered.
-func (h *Handler) keepPayload(ctx context.Context, msg *message.Message, d *delivery, dl *events.DeadLetter) error {
+func (h *Handler) keepPayload(ctx context.Context, msg *message.Message, payload []byte, d *delivery, dl *events.DeadLetter) error {
 	if h.cfg.Payloads == nil {
-		h.log.Warn("dead letter keeps only the beginning of its event: no payload store", "event_id", d.id, "payload_bytes", len(msg.Payload))
+		h.log.Warn("dead letter keeps only the beginning of its event: no payload store", "event_id", d.id, "payload_bytes", len(payload))
 		return nil
 	}
 	name := h.msgID("deadletter", d)
-	if err := h.cfg.Payloads.Put(ctx, name, msg.Payload); err != nil {
+	if err := h.cfg.Payloads.Put(ctx, name, payload); err != nil {
 		if msg.Metadata.Get(bus.MetaLastDelivery) == "" {
 			return fmt.Errorf("dead letter %s: %w", d.id, err)
 		}
 		h.log.Error("dead letter keeps only the beginning of its event: storing the whole failed on its last delivery",
-			"event_id", d.id, "payload_bytes", len(msg.Payload), "err", err)
+			"event_id", d.id, "payload_bytes", len(payload), "err", err)
 		return nil
 	}
 	dl.PayloadBucket, dl.PayloadObject = h.cfg.Payloads.Bucket(), name

@@ -31,7 +31,7 @@ type soakSample struct {
 	pending    uint64        // events not finished
 }
 
-// runSoak measures figure 6, the soak: cmd/consumer, built and run as a
+// runSoak measures figure 7, the soak: cmd/consumer, built and run as a
 // subprocess with its embedded NATS (as in figure 5), takes a steady mixed
 // load for --soak (URLs drawn from a pool, so some repeat; tags; CP codes;
 // a few invalid events and a few that inflate when quoted, which are
@@ -116,7 +116,7 @@ func runSoak(ctx context.Context, cfg *config, f *Figure) error {
 	loadDone := make(chan uint64, 1)
 	start := time.Now()
 	go func() { loadDone <- soakLoad(loadCtx, nc, cfg.soakRate) }()
-	cfg.progress("figure 6: soak of %v at %d events/s, sampling every %v", cfg.soak, cfg.soakRate, cfg.soakEvery)
+	cfg.progress("figure 7: soak of %v at %d events/s, sampling every %v", cfg.soak, cfg.soakRate, cfg.soakEvery)
 
 	var samples []soakSample
 	sc := bus.StreamsConfig{}.Defaults()
@@ -138,7 +138,7 @@ func runSoak(ctx context.Context, cfg *config, f *Figure) error {
 		s := soakSample{at: time.Since(start), rssMiB: rss, heapMiB: m["go_memstats_heap_inuse_bytes"] / (1 << 20),
 			goroutines: m["go_goroutines"], results: results, pending: pending}
 		samples = append(samples, s)
-		cfg.progress("figure 6: %8s  RSS %6.1f MiB  heap %6.1f MiB  goroutines %5.0f  results %d  unfinished %d",
+		cfg.progress("figure 7: %8s  RSS %6.1f MiB  heap %6.1f MiB  goroutines %5.0f  results %d  unfinished %d",
 			s.at.Round(time.Second), s.rssMiB, s.heapMiB, s.goroutines, s.results, s.pending)
 		return nil
 	}

@@ -46,7 +46,7 @@ func TestTrend(t *testing.T) {
 	}
 }
 
-// TestSoakTiny runs figure 6 for a few seconds against the real
+// TestSoakTiny runs figure 7 for a few seconds against the real
 // cmd/consumer: every event published gets its result, and the report
 // has the three slopes. Their values at this length say nothing.
 func TestSoakTiny(t *testing.T) {
@@ -64,7 +64,7 @@ func TestSoakTiny(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
 	}
-	if len(rep.Figures) != 1 || rep.Figures[0].N != 6 || rep.Figures[0].Error != "" {
+	if len(rep.Figures) != 1 || rep.Figures[0].N != 7 || rep.Figures[0].Error != "" {
 		t.Fatalf("figures %+v", rep.Figures)
 	}
 	f := rep.Figures[0]
