@@ -24,15 +24,7 @@ import (
 // along to check what replay sends.
 func TestDeadLetters(t *testing.T) {
 	r := newRig(t, handler.Config{MaxEventBytes: 600})
-	nc, err := nats.Connect(r.nats.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := r.jetStream()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -174,15 +166,7 @@ func TestDeadLetters(t *testing.T) {
 // event byte for byte once the cause is fixed.
 func TestReplayLargeDeadLetter(t *testing.T) {
 	r := newRig(t, handler.Config{MaxEventBytes: 600})
-	nc, err := nats.Connect(r.nats.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := r.jetStream()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// 600 KB of escaped quotes, an unknown field: 1.2 MB once quoted again.
@@ -215,4 +199,20 @@ func TestReplayLargeDeadLetter(t *testing.T) {
 	if res[0].Subject != "content.changed.huge" {
 		t.Errorf("replayed to %s", res[0].Subject)
 	}
+}
+
+// jetStream connects a client of its own to the rig's NATS, closed at the
+// test's end.
+func (r *rig) jetStream() jetstream.JetStream {
+	r.t.Helper()
+	nc, err := nats.Connect(r.nats.ClientURL())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return js
 }

@@ -173,17 +173,7 @@ func TestFloodFigure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drains two floods against the fake Akamai")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	code, err := run(ctx, []string{"--json", "--quiet", "--only", "6", "--flood-urls", "20000", "--flood-time-scale", "20"}, &stdout, &stderr)
-	if err != nil || code != 0 {
-		t.Fatalf("run: code %d, %v\n%s", code, err, stderr.String())
-	}
-	var rep Report
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
-	}
+	rep := runReport(t, 2*time.Minute, "--only", "6", "--flood-urls", "20000", "--flood-time-scale", "20")
 	if len(rep.Figures) != 1 || rep.Figures[0].Error != "" || len(rep.Figures[0].Notes) != 0 {
 		t.Fatalf("figure 6: %+v", rep.Figures)
 	}
@@ -194,4 +184,22 @@ func TestFloodFigure(t *testing.T) {
 	if c := findCheck(&rep, 6, "429s (both runs)"); c == nil || c.Value != 0 {
 		t.Errorf("429s: %+v", c)
 	}
+}
+
+// runReport runs the harness with args, --json and --quiet, within
+// timeout, and returns its report.
+func runReport(t *testing.T, timeout time.Duration, args ...string) Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code, err := run(ctx, append([]string{"--json", "--quiet"}, args...), &stdout, &stderr)
+	if err != nil || code != 0 {
+		t.Fatalf("run: code %d, %v\n%s", code, err, stderr.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
+	}
+	return rep
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -53,17 +50,7 @@ func TestSoakTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds cmd/consumer and runs it")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	code, err := run(ctx, []string{"--json", "--quiet", "--soak", "4s", "--soak-every", "1s", "--soak-rate", "50"}, &stdout, &stderr)
-	if err != nil || code != 0 {
-		t.Fatalf("run: code %d, %v\n%s", code, err, stderr.String())
-	}
-	var rep Report
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
-	}
+	rep := runReport(t, 3*time.Minute, "--soak", "4s", "--soak-every", "1s", "--soak-rate", "50")
 	if len(rep.Figures) != 1 || rep.Figures[0].N != 7 || rep.Figures[0].Error != "" {
 		t.Fatalf("figures %+v", rep.Figures)
 	}
