@@ -15,6 +15,10 @@ import (
 // events too large to fit their dead letter whole (see PayloadStore).
 const DefaultPayloadBucket = "purgebus_deadletter_payloads"
 
+// ErrNoPayloadBucket is returned by PayloadStore.Put when its bucket does
+// not exist: without --provision on a NATS cluster, nothing creates it.
+var ErrNoPayloadBucket = errors.New("bus: the object store bucket of large dead letters' events is missing (the consumer creates it with --provision)")
+
 // payloadStoreConfig is the object store of the dead letters' payloads:
 // kept as long as the dead letters, within the same size bound.
 func (c StreamsConfig) payloadStoreConfig() jetstream.ObjectStoreConfig {
@@ -84,7 +88,7 @@ func (s *PayloadStore) open(ctx context.Context) (jetstream.ObjectStore, error) 
 	obs, err := s.js.ObjectStore(ctx, s.bucket)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			return nil, fmt.Errorf("bus: object store bucket %s is missing (the consumer creates it with --provision): %w", s.bucket, err)
+			return nil, fmt.Errorf("%w: %s", ErrNoPayloadBucket, s.bucket)
 		}
 		return nil, fmt.Errorf("bus: object store bucket %s: %w", s.bucket, err)
 	}
