@@ -223,6 +223,10 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 			return nil, err
 		}
 		cfg.Streams = c.cfg.Streams
+		if _, err := js.ObjectStore(ctx, cfg.Streams.PayloadBucket); errors.Is(err, jetstream.ErrBucketNotFound) {
+			log.Warn("the object store bucket of large dead letters' events is missing: their dead letters will keep only the beginning of the event; run with --provision to create it",
+				"bucket", cfg.Streams.PayloadBucket)
+		}
 	}
 	pub, err := bus.NewPublisher(pubConn, cfg.ResultWindow)
 	if err != nil {
