@@ -56,7 +56,7 @@ they come (from --since, if given) until interrupted.`)
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	nc, js, err := connect(&conn)
+	ctx, nc, js, err := c.connect(ctx, &conn)
 	if err != nil {
 		return cmd, err
 	}

@@ -12,18 +12,25 @@ import (
 )
 
 // connect opens the NATS connection the flags describe. bus redacts the
-// URL's credentials in its errors.
-func connect(f *connFlags) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := f.config().Connect()
+// URL's credentials in its errors. The context it returns ends as soon as
+// the server refuses a request for lack of permission, which would
+// otherwise wait for the whole --timeout; run then names the refused
+// subject.
+func (c *cli) connect(ctx context.Context, f *connFlags) (context.Context, *nats.Conn, jetstream.JetStream, error) {
+	cc := f.config()
+	cc.Permissions = &c.perms
+	nc, err := cc.Connect()
 	if err != nil {
-		return nil, nil, err
+		return ctx, nil, nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
+		return ctx, nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return nc, js, nil
+	ctx, unguard := c.perms.Guard(ctx)
+	c.cleanup = append(c.cleanup, unguard)
+	return ctx, nc, js, nil
 }
 
 // explain adds what an operator most likely has to do to the JetStream
