@@ -12,12 +12,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
-	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/akamai/akamaitest"
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/consumer"
 	"github.com/purgebus/purgebus/events"
-	"github.com/purgebus/purgebus/handler"
 )
 
 // jwtAccount is an operator-mode set-up as nsc makes it: an operator, a
@@ -149,19 +147,9 @@ func TestJWTPermissions(t *testing.T) {
 	t.Cleanup(fake.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := consumer.Start(ctx, consumer.Config{
-		NATSURL:      url,
-		NATS:         bus.ConnectConfig{CredsFile: consCreds},
-		Provision:    true,
-		SharedBudget: true,
-		Akamai:       akamai.Config{Credentials: fake.Credentials(), BaseURL: fake.URL()},
-		Coalescer: handler.CoalescerConfig{
-			Linger:  5 * time.Millisecond,
-			Backoff: func(int) time.Duration { return 20 * time.Millisecond },
-		},
-		ShutdownTimeout: 5 * time.Second,
-		Logger:          testLogger(t),
-	})
+	cfg := sharedBudgetConsumer(t, fake, url, bus.ConnectConfig{CredsFile: consCreds})
+	cfg.Provision = true
+	c, err := consumer.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("consumer with a credentials file: %v", err)
 	}

@@ -152,19 +152,8 @@ func consumerJob(t *testing.T, fake *akamaitest.Server, allow []string, provisio
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg := consumer.Config{
-		NATSURL:      url,
-		NATS:         bus.ConnectConfig{User: "purgebus", Password: "pw"},
-		Provision:    provision,
-		SharedBudget: true,
-		Akamai:       akamai.Config{Credentials: fake.Credentials(), BaseURL: fake.URL()},
-		Coalescer: handler.CoalescerConfig{
-			Linger:  5 * time.Millisecond,
-			Backoff: func(int) time.Duration { return 20 * time.Millisecond },
-		},
-		ShutdownTimeout: 5 * time.Second,
-		Logger:          testLogger(t),
-	}
+	cfg := sharedBudgetConsumer(t, fake, url, bus.ConnectConfig{User: "purgebus", Password: "pw"})
+	cfg.Provision = provision
 	if !provision {
 		// Not provisioned yet: the consumer names what is missing.
 		_, err := consumer.Start(ctx, cfg)
@@ -241,6 +230,23 @@ func consumerJob(t *testing.T, fake *akamaitest.Server, allow []string, provisio
 		}
 	}
 	return nil
+}
+
+// sharedBudgetConsumer is the consumer's configuration on an existing
+// NATS with the shared budget, purging on fake.
+func sharedBudgetConsumer(t *testing.T, fake *akamaitest.Server, url string, cc bus.ConnectConfig) consumer.Config {
+	return consumer.Config{
+		NATSURL:      url,
+		NATS:         cc,
+		SharedBudget: true,
+		Akamai:       akamai.Config{Credentials: fake.Credentials(), BaseURL: fake.URL()},
+		Coalescer: handler.CoalescerConfig{
+			Linger:  5 * time.Millisecond,
+			Backoff: func(int) time.Duration { return 20 * time.Millisecond },
+		},
+		ShutdownTimeout: 5 * time.Second,
+		Logger:          testLogger(t),
+	}
 }
 
 // subjectMatches reports whether the permission pattern covers subject.

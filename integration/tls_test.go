@@ -19,12 +19,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/akamai/akamaitest"
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/consumer"
 	"github.com/purgebus/purgebus/events"
-	"github.com/purgebus/purgebus/handler"
 )
 
 // privateCA is a certificate authority of the test's own, and the
@@ -163,19 +161,9 @@ accounts {
 	t.Cleanup(fake.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := consumer.Start(ctx, consumer.Config{
-		NATSURL:      url,
-		NATS:         tlsConn,
-		Provision:    true,
-		SharedBudget: true,
-		Akamai:       akamai.Config{Credentials: fake.Credentials(), BaseURL: fake.URL()},
-		Coalescer: handler.CoalescerConfig{
-			Linger:  5 * time.Millisecond,
-			Backoff: func(int) time.Duration { return 20 * time.Millisecond },
-		},
-		ShutdownTimeout: 5 * time.Second,
-		Logger:          testLogger(t),
-	})
+	cfg := sharedBudgetConsumer(t, fake, url, tlsConn)
+	cfg.Provision = true
+	c, err := consumer.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("consumer over TLS with a client certificate: %v", err)
 	}
