@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,8 +18,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
+	"github.com/purgebus/purgebus/akamai/akamaitest"
 	"github.com/purgebus/purgebus/bus"
+	"github.com/purgebus/purgebus/consumer"
 	"github.com/purgebus/purgebus/events"
 )
 
@@ -406,5 +411,65 @@ func waitOutput(t *testing.T, what string, cmd func() (int, string), want ...str
 			return
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestDeployedNKeys starts nats-server from deploy/nats/nkeys.conf, the
+// same roles with NKeys: the provisioning consumer and the blog publisher
+// authenticate with their seed files and do their jobs; the blog's key
+// cannot publish as the shop.
+func TestDeployedNKeys(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{}
+	seeds := map[string]string{}
+	for _, role := range []string{"CONSUMER", "PROVISIONER", "BLOG", "SHOP", "READER", "REPLAYER"} {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := kp.PublicKey()
+		seed, _ := kp.Seed()
+		seeds[role] = filepath.Join(dir, strings.ToLower(role)+".nk")
+		if err := os.WriteFile(seeds[role], seed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env["PURGEBUS_"+role+"_NKEY"] = pub
+	}
+	srv := startConfigured(t, "../deploy/nats/nkeys.conf", env)
+	url := srv.ClientURL()
+	fake := akamaitest.NewServer(akamaitest.Options{})
+	t.Cleanup(fake.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := sharedBudgetConsumer(t, fake, url, bus.ConnectConfig{NKeyFile: seeds["PROVISIONER"]})
+	cfg.Provision = true
+	c, err := consumer.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("consumer with the provisioner's NKey: %v", err)
+	}
+	defer c.Close()
+	perms := &bus.Permissions{}
+	nc, err := bus.ConnectConfig{URL: url, NKeyFile: seeds["BLOG"], InboxPrefix: "_INBOX_blog", Permissions: perms}.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	pub, err := events.NewPublisher(nc, events.PublisherConfig{Subject: "content.changed.blog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pub.PurgeAndWait(ctx, events.NewContentChanged("blog").AddURLs("https://www.example.com/nkey"))
+	if err != nil || res.Outcome != events.OutcomeSucceeded {
+		t.Fatalf("PurgeAndWait with the blog's NKey: %v %v", res.Outcome, err)
+	}
+	shop, err := events.NewPublisher(nc, events.PublisherConfig{Subject: "content.changed.shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = perms.Guarded(ctx, func(ctx context.Context) error {
+		return shop.Publish(ctx, events.NewContentChanged("blog").AddURLs("https://shop.example.com/nkey"))
+	})
+	if !errors.Is(err, bus.ErrPermission) || !strings.Contains(err.Error(), `"content.changed.shop"`) {
+		t.Errorf("the blog's key publishing as the shop: %v, want a refusal of content.changed.shop", err)
 	}
 }
