@@ -294,7 +294,6 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	c.router.AddMiddleware(h.PoisonMiddleware)
 	c.router.AddConsumerHandler("purge", cfg.Streams.ContentStream, c.sub, h.Handle)
 	go func() { c.routerErr <- c.router.Run(context.Background()) }()
-	go c.forwardErr()
 	// A circuit may have opened before the subscriber existed.
 	go c.syncPause()
 	select {
@@ -305,6 +304,7 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 		_ = c.router.Close()
 		return nil, ctx.Err()
 	}
+	go c.forwardErr()
 	log.Info("consumer running", "nats", RedactURLs(c.url), "stream", cfg.Streams.ContentStream, "durable", cfg.Streams.Durable,
 		"in_flight", cfg.Streams.MaxAckPending, "accounts", len(c.accounts), "akamai", akamaiTarget(c.accounts[0].cfg.Akamai))
 	return c, nil
