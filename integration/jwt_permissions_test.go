@@ -141,7 +141,7 @@ func TestJWTPermissions(t *testing.T) {
 	roles := deployRoles(t)
 	consCreds := acct.user("purgebus", acct.account, roles["CONSUMER_PROVISION"], []string{"_INBOX.>"})
 	blogCreds := acct.user("blog", publisherKey, nil, nil)
-	readerCreds := acct.user("reader", acct.account, roles["READER"], []string{"_INBOX_reader.>", "purge.result.>", "purge.deadletter.>"})
+	readerCreds := acct.user("reader", acct.account, roles["READER"], deployPermissions(t, "subscribe")["READER"])
 
 	fake := akamaitest.NewServer(akamaitest.Options{})
 	t.Cleanup(fake.Close)

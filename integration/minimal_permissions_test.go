@@ -26,6 +26,13 @@ import (
 // deployRoles reads the publish allow-lists of deploy/nats/permissions.conf.
 func deployRoles(t *testing.T) map[string][]string {
 	t.Helper()
+	return deployPermissions(t, "publish")
+}
+
+// deployPermissions reads the allow-lists of kind (publish or subscribe)
+// of deploy/nats/permissions.conf, by role.
+func deployPermissions(t *testing.T, kind string) map[string][]string {
+	t.Helper()
 	m, err := conf.ParseFile("../deploy/nats/permissions.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +43,7 @@ func deployRoles(t *testing.T) map[string][]string {
 		if !ok {
 			continue
 		}
-		pub, _ := block["publish"].(map[string]any)
+		pub, _ := block[kind].(map[string]any)
 		allow, _ := pub["allow"].([]any)
 		for _, s := range allow {
 			roles[name] = append(roles[name], s.(string))
@@ -50,9 +57,24 @@ func deployRoles(t *testing.T) map[string][]string {
 // allow and to subscribe to the default inbox only.
 func startWithConsumerPermissions(t *testing.T, allow []string) string {
 	t.Helper()
-	quoted := make([]string, len(allow))
-	for i, s := range allow {
-		quoted[i] = fmt.Sprintf("%q", s)
+	return startWithUser(t, "purgebus", allow, []string{"_INBOX.>"})
+}
+
+// startWithUser starts a nats-server with an unrestricted user "admin"
+// and user, password "pw", allowed to publish to pub and subscribe to
+// sub.
+func startWithUser(t *testing.T, user string, pub, sub []string) string {
+	t.Helper()
+	perm := func(list []string) string {
+		if len(list) == 0 {
+			// An empty allow list allows everything.
+			return `deny: [">"]`
+		}
+		q := make([]string, len(list))
+		for i, s := range list {
+			q[i] = fmt.Sprintf("%q", s)
+		}
+		return "allow: [" + strings.Join(q, ", ") + "]"
 	}
 	text := fmt.Sprintf(`jetstream {}
 accounts {
@@ -60,11 +82,11 @@ accounts {
     jetstream: enabled
     users: [
       {user: admin, password: admin}
-      {user: purgebus, password: pw, permissions: {publish: {allow: [%s]}, subscribe: {allow: ["_INBOX.>"]}}}
+      {user: %q, password: pw, permissions: {publish: {%s}, subscribe: {%s}}}
     ]
   }
 }
-`, strings.Join(quoted, ", "))
+`, user, perm(pub), perm(sub))
 	path := filepath.Join(t.TempDir(), "server.conf")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
