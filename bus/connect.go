@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,11 @@ type ConnectConfig struct {
 	// TLSCA is a PEM file of CAs that verify the server; TLSCert and
 	// TLSKey are the client certificate and key, for mutual TLS.
 	TLSCA, TLSCert, TLSKey string
+	// TLSServerName is the name the servers' certificates must carry,
+	// when it is not the host of the URL: servers reached by IP address,
+	// or through the addresses a cluster gossips to its clients, with
+	// certificates issued for a DNS name. It implies TLS.
+	TLSServerName string
 	// TLSFirst makes the TLS handshake the first thing on the wire, for
 	// servers configured with handshake_first (as behind TLS-terminating
 	// proxies); otherwise the server's INFO comes first, in clear.
@@ -140,6 +146,11 @@ func (c ConnectConfig) Options() ([]nats.Option, error) {
 	case c.Token != "":
 		opts = append(opts, nats.Token(c.Token))
 	}
+	if c.TLSServerName != "" {
+		// Before RootCAs and ClientCert, which add to this configuration
+		// rather than replace it.
+		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}))
+	}
 	if c.TLSCA != "" {
 		opts = append(opts, nats.RootCAs(c.TLSCA))
 	}
@@ -199,7 +210,7 @@ func (c ConnectConfig) String() string {
 	for _, f := range []struct{ k, v string }{
 		{"creds", c.CredsFile}, {"nkey", c.NKeyFile}, {"user", c.User},
 		{"password", redact(c.Password)}, {"token", redact(c.Token)},
-		{"tls_ca", c.TLSCA}, {"tls_cert", c.TLSCert}, {"tls_key", c.TLSKey}, {"tls_first", tlsFirst(c.TLSFirst)},
+		{"tls_ca", c.TLSCA}, {"tls_cert", c.TLSCert}, {"tls_key", c.TLSKey}, {"tls_server_name", c.TLSServerName}, {"tls_first", tlsFirst(c.TLSFirst)},
 		{"inbox_prefix", c.InboxPrefix}, {"name", c.Name},
 	} {
 		if f.v != "" {

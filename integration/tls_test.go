@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,8 +63,9 @@ func (ca *privateCA) write(name, typ string, der []byte) string {
 	return p
 }
 
-// issue signs a certificate for cn: a server certificate for 127.0.0.1,
-// or a client certificate. It returns the certificate and key files.
+// issue signs a certificate for cn: a server certificate for the DNS
+// name cn only (as a cluster's certificates often are), or a client
+// certificate. It returns the certificate and key files.
 func (ca *privateCA) issue(cn string, server bool) (certFile, keyFile string) {
 	ca.t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -81,7 +81,7 @@ func (ca *privateCA) issue(cn string, server bool) (certFile, keyFile string) {
 	}
 	if server {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+		tmpl.DNSNames = []string{cn}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
@@ -98,11 +98,14 @@ func (ca *privateCA) issue(cn string, server bool) (certFile, keyFile string) {
 // takes TLS first (handshake_first), verifies client certificates against
 // a private CA and maps each certificate to a user (verify_and_map) with
 // the consumer's role of deploy/nats/permissions.conf: the certificate is
-// the credential. A connection without a client certificate, or that
-// waits for the server's INFO before its handshake, is refused.
+// the credential. The server's certificate names a DNS name only, and the
+// clients reach it by IP address, with the name to verify set apart. A
+// connection without a client certificate, without the server's name, or
+// that waits for the server's INFO before its handshake, is refused.
 func TestTLSClientCertificates(t *testing.T) {
 	ca := newPrivateCA(t)
-	srvCert, srvKey := ca.issue("nats-server", true)
+	const serverName = "nats.purgebus.test"
+	srvCert, srvKey := ca.issue(serverName, true)
 	consCert, consKey := ca.issue("purgebus", false)
 	pubCert, pubKey := ca.issue("cms-blog", false)
 	roles := deployRoles(t)
@@ -139,20 +142,25 @@ accounts {
 	srv := startConfigured(t, path, nil)
 	url := "tls://" + srv.Addr().String()
 
-	tlsConn := bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSCert: consCert, TLSKey: consKey, TLSFirst: true}
+	tlsConn := bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSCert: consCert, TLSKey: consKey, TLSFirst: true, TLSServerName: serverName}
 	for _, bad := range []struct {
 		what string
 		cc   bus.ConnectConfig
+		want string // in the error
 	}{
-		{"without a client certificate", bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSFirst: true}},
-		{"without TLS first", bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSCert: consCert, TLSKey: consKey}},
-		{"without the private CA", bus.ConnectConfig{URL: url, TLSCert: consCert, TLSKey: consKey, TLSFirst: true}},
+		{"without a client certificate", bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSFirst: true, TLSServerName: serverName}, "certificate required"},
+		{"without TLS first", bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSCert: consCert, TLSKey: consKey, TLSServerName: serverName}, "timeout"},
+		{"without the private CA", bus.ConnectConfig{URL: url, TLSCert: consCert, TLSKey: consKey, TLSFirst: true, TLSServerName: serverName}, "unknown authority"},
+		{"without the server's name", bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSCert: consCert, TLSKey: consKey, TLSFirst: true}, "127.0.0.1"},
 	} {
 		nc, err := bad.cc.Connect(nats.Timeout(2 * time.Second))
 		if err == nil {
 			nc.Close()
 			t.Errorf("connected %s", bad.what)
 			continue
+		}
+		if !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: %v, want an error about %q", bad.what, err, bad.want)
 		}
 		t.Logf("%s: %v", bad.what, err)
 	}
@@ -171,7 +179,7 @@ accounts {
 
 	perms := &bus.Permissions{}
 	nc, err := bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSCert: pubCert, TLSKey: pubKey, TLSFirst: true,
-		InboxPrefix: "_INBOX_blog", Permissions: perms}.Connect()
+		TLSServerName: serverName, InboxPrefix: "_INBOX_blog", Permissions: perms}.Connect()
 	if err != nil {
 		t.Fatalf("publisher over TLS: %v", err)
 	}

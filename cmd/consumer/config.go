@@ -30,16 +30,17 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 	cfg := consumer.Config{
 		NATSURL: o.natsURL,
 		NATS: bus.ConnectConfig{
-			CredsFile:   o.natsCreds,
-			NKeyFile:    o.natsNKey,
-			User:        o.natsUser,
-			Password:    o.natsPassword,
-			Token:       o.natsToken,
-			TLSCA:       o.natsTLSCA,
-			TLSCert:     o.natsTLSCert,
-			TLSKey:      o.natsTLSKey,
-			TLSFirst:    o.natsTLSFirst,
-			InboxPrefix: o.natsInbox,
+			CredsFile:     o.natsCreds,
+			NKeyFile:      o.natsNKey,
+			User:          o.natsUser,
+			Password:      o.natsPassword,
+			Token:         o.natsToken,
+			TLSCA:         o.natsTLSCA,
+			TLSCert:       o.natsTLSCert,
+			TLSKey:        o.natsTLSKey,
+			TLSFirst:      o.natsTLSFirst,
+			TLSServerName: o.natsTLSName,
+			InboxPrefix:   o.natsInbox,
 		},
 		Embedded: bus.EmbeddedConfig{
 			Listen:   o.natsListen,
@@ -176,6 +177,7 @@ func (o *options) checkNATS(cfg consumer.Config) error {
 		{"--nats-creds", o.natsCreds}, {"--nats-nkey", o.natsNKey}, {"--nats-user", o.natsUser},
 		{"--nats-password", o.natsPassword}, {"--nats-token", o.natsToken}, {"--nats-tls-ca", o.natsTLSCA},
 		{"--nats-tls-cert", o.natsTLSCert}, {"--nats-tls-key", o.natsTLSKey}, {"--nats-inbox-prefix", o.natsInbox},
+		{"--nats-tls-server-name", o.natsTLSName},
 		{"--nats-tls-first", boolFlag(o.natsTLSFirst)},
 	})
 	listen := setFlags([]struct{ name, v string }{
@@ -253,6 +255,7 @@ func printConfig(w io.Writer, o *options, cfg consumer.Config) error {
 		"nats_tls_cert":        o.natsTLSCert,
 		"nats_tls_key":         o.natsTLSKey,
 		"nats_tls_first":       o.natsTLSFirst,
+		"nats_tls_server_name": o.natsTLSName,
 		"nats_inbox_prefix":    o.natsInbox,
 		"nats_listen":          o.natsListen,
 		"nats_listen_user":     o.listenUser,

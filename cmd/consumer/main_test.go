@@ -514,6 +514,8 @@ func TestNATSFlags(t *testing.T) {
 		{"creds", url, map[string]string{"NATS_CREDS": "/u.creds"}, map[string]any{"nats_creds": "/u.creds"}},
 		{"TLS first and inbox prefix", append([]string{"--nats-tls-first"}, url...), map[string]string{"PURGEBUS_NATS_INBOX_PREFIX": "_INBOX_purgebus"},
 			map[string]any{"nats_tls_first": true, "nats_inbox_prefix": "_INBOX_purgebus"}},
+		{"TLS server name", url, map[string]string{"PURGEBUS_NATS_TLS_SERVER_NAME": "nats.example.com"},
+			map[string]any{"nats_tls_server_name": "nats.example.com"}},
 		{"streams", append([]string{"--stream-replicas", "3", "--result-max-age", "24h", "--deadletter-max-bytes", "1000000"}, url...),
 			map[string]string{"PURGEBUS_DEADLETTER_MAX_AGE": "2160h", "PURGEBUS_RESULT_MAX_BYTES": "5000"},
 			map[string]any{"stream_replicas": 3.0, "result_max_age": "24h0m0s", "deadletter_max_age": "2160h0m0s", "result_max_bytes": 5000.0, "deadletter_max_bytes": 1e6}},
