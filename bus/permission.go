@@ -86,7 +86,7 @@ func describeSubject(op, subject string) string {
 		return "?"
 	}
 	if op == "subscribe" {
-		if strings.HasPrefix(subject, "_INBOX") || strings.Contains(at(0), "INBOX") {
+		if strings.Contains(at(0), "INBOX") {
 			return "the connection's reply inbox: allow subscribing to its inbox prefix"
 		}
 		return ""
