@@ -348,6 +348,13 @@ func TestDeployedPermissions(t *testing.T) {
 		t.Logf("cms-blog deleting stream CONTENT: %v", err)
 	}
 
+	// The limit docs/nats-permissions.md states: a publisher allowed to
+	// wait can ask for every result with a filter whose tokens are "*",
+	// which its permission matches, and so read the shop's.
+	if read, err := readsResultOf(ctx, js, "purge.result.*.*", "shop.example.com"); err != nil || !read {
+		t.Errorf("cms-blog reading the shop's result with the filter purge.result.*.*: %v, %v; "+
+			"if JetStream now refuses it, docs/nats-permissions.md must say so", read, err)
+	}
 	// A bad event from the blog becomes a dead letter.
 	if err := blog.Publish("content.changed.blog", []byte(`{"id":"blog-bad-1","urls":[]}`)); err != nil {
 		t.Fatal(err)
@@ -471,5 +478,28 @@ func TestDeployedNKeys(t *testing.T) {
 	})
 	if !errors.Is(err, bus.ErrPermission) || !strings.Contains(err.Error(), `"content.changed.shop"`) {
 		t.Errorf("the blog's key publishing as the shop: %v, want a refusal of content.changed.shop", err)
+	}
+}
+
+// readsResultOf reports whether an ordered consumer on the result stream
+// with filter delivers a result that mentions what.
+func readsResultOf(ctx context.Context, js jetstream.JetStream, filter, what string) (bool, error) {
+	cons, err := js.OrderedConsumer(ctx, "PURGE_RESULTS", jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		return false, err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return false, err
+	}
+	defer it.Stop()
+	for {
+		m, err := it.Next(jetstream.NextMaxWait(2 * time.Second))
+		if err != nil {
+			return false, err
+		}
+		if strings.Contains(string(m.Data()), what) {
+			return true, nil
+		}
 	}
 }
