@@ -138,10 +138,25 @@ func describeSubject(op, subject string) string {
 // cluster that does not answer (transient) instead of the refusal it is
 // (final). The zero value is ready to use.
 type Permissions struct {
-	mu      sync.Mutex
-	first   *PermissionError
-	done    chan struct{} // closed at the first violation
-	waiters map[*permWaiter]struct{}
+	mu        sync.Mutex
+	first     *PermissionError
+	done      chan struct{} // closed at the first violation
+	waiters   map[*permWaiter]struct{}
+	tolerated map[string]bool
+}
+
+// Tolerate makes refusals of subject (exactly) end the calls guarded at
+// the time, like any refusal, without recording them: Err, Done and later
+// guards ignore them. It is for optional requests that some users are
+// not meant to make, such as "$JS.API.INFO" (the account's JetStream
+// information) for a publisher.
+func (p *Permissions) Tolerate(subject string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tolerated == nil {
+		p.tolerated = map[string]bool{}
+	}
+	p.tolerated[subject] = true
 }
 
 type permWaiter struct{ cancel context.CancelCauseFunc }
@@ -158,7 +173,7 @@ func (p *Permissions) Report(conn string, err error) *PermissionError {
 	p.init()
 	waiters := p.waiters
 	p.waiters = map[*permWaiter]struct{}{}
-	if p.first == nil {
+	if p.first == nil && !p.tolerated[pe.Subject] {
 		p.first = pe
 		close(p.done)
 	}

@@ -110,6 +110,34 @@ func TestPermissionsGuard(t *testing.T) {
 	}
 }
 
+func TestPermissionsTolerate(t *testing.T) {
+	var p bus.Permissions
+	p.Tolerate("$JS.API.INFO")
+	ctx, cancel := p.Guard(context.Background())
+	defer cancel()
+	refusal := func(subject string) error {
+		return fmt.Errorf("%w: Permissions Violation for Publish to %q", nats.ErrPermissionViolation, subject)
+	}
+	if p.Report("c", refusal("$JS.API.INFO")) == nil {
+		t.Fatal("a tolerated refusal is still a refusal")
+	}
+	if ctx.Err() == nil {
+		t.Error("a tolerated refusal did not end the call waiting for it")
+	}
+	if err := p.Err(); err != nil {
+		t.Errorf("a tolerated refusal was recorded: %v", err)
+	}
+	later, cancelLater := p.Guard(context.Background())
+	defer cancelLater()
+	if later.Err() != nil {
+		t.Error("a tolerated refusal ended a later guard")
+	}
+	p.Report("c", refusal("$JS.API.STREAM.INFO.X"))
+	if !errors.Is(p.Err(), bus.ErrPermission) || later.Err() == nil {
+		t.Errorf("a refusal after a tolerated one: Err %v, guard %v", p.Err(), later.Err())
+	}
+}
+
 // TestProvisionRefusedStopsAtOnce provisions as a user that may not
 // create streams: the refusal ends Provision at once, with an error that
 // names the refused API call, instead of being retried as a request
