@@ -59,12 +59,16 @@ func NewPayloadStore(nc *nats.Conn, c StreamsConfig) (*PayloadStore, error) {
 // Bucket is the name of the object store bucket.
 func (s *PayloadStore) Bucket() string { return s.bucket }
 
-// Put stores data as the object name, replacing any object of that name
-// (a redelivered event stores the same bytes again).
+// Put stores data as the object name. An object of that name and size
+// is taken for the same event stored by an earlier delivery, and kept:
+// replacing it would need the right to purge the bucket's stream.
 func (s *PayloadStore) Put(ctx context.Context, name string, data []byte) error {
 	obs, err := s.open(ctx)
 	if err != nil {
 		return err
+	}
+	if info, err := obs.GetInfo(ctx, name); err == nil && info.Size == uint64(len(data)) {
+		return nil
 	}
 	// Chunks travel as messages, which must fit the server's
 	// max_payload along with their headers.

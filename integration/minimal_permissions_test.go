@@ -214,13 +214,17 @@ func consumerJob(t *testing.T, fake *akamaitest.Server, allow []string, provisio
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range []string{`{"id":"good-1","urls":["https://www.example.com/a"]}`, `{"id":"bad-1","urls":[]}`} {
+	// The third is too large, and its quotes make its dead letter twice
+	// its size, larger than a message: the object store keeps it whole.
+	big := `{"id":"big-1","urls":[],"pad":"` + strings.Repeat(`\"`, 300_000) + `"}`
+	for _, e := range []string{`{"id":"good-1","urls":["https://www.example.com/a"]}`, `{"id":"bad-1","urls":[]}`, big} {
 		if _, err := ajs.Publish(ctx, "content.changed.test", []byte(e)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A result for each, and a dead letter: or the refusal.
-	want := map[string]bool{"purge.result.succeeded.good-1": true, "purge.result.failed.bad-1": true, "purge.deadletter.bad-1": true}
+	want := map[string]bool{"purge.result.succeeded.good-1": true, "purge.result.failed.bad-1": true, "purge.deadletter.bad-1": true,
+		"purge.result.failed.big-1": true, "purge.deadletter.big-1": true}
 	got := make(chan string, 8)
 	go func() {
 		for {
