@@ -3,6 +3,8 @@ package bus
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -101,15 +103,48 @@ func (s *PayloadStore) open(ctx context.Context) (jetstream.ObjectStore, error) 
 }
 
 // GetPayload reads the object name of bucket: the whole payload of a dead
-// letter whose PayloadTruncated is set.
+// letter whose PayloadTruncated is set. It reads the object's description
+// and then its chunks through an ordered pull consumer, as readers of the
+// streams do, rather than nats.go's object store reader, whose push
+// consumer needs the right to answer flow control as well.
 func GetPayload(ctx context.Context, js jetstream.JetStream, bucket, name string) ([]byte, error) {
-	obs, err := js.ObjectStore(ctx, bucket)
+	stream := "OBJ_" + bucket
+	s, err := js.Stream(ctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("bus: object store bucket %s: %w", bucket, err)
 	}
-	data, err := obs.GetBytes(ctx, name)
+	m, err := s.GetLastMsgForSubject(ctx, "$O."+bucket+".M."+base64.URLEncoding.EncodeToString([]byte(name)))
 	if err != nil {
 		return nil, fmt.Errorf("bus: payload %s in bucket %s: %w", name, bucket, err)
+	}
+	var info jetstream.ObjectInfo
+	if err := json.Unmarshal(m.Data, &info); err != nil {
+		return nil, fmt.Errorf("bus: payload %s in bucket %s: %w", name, bucket, err)
+	}
+	if info.Deleted || info.NUID == "" {
+		return nil, fmt.Errorf("bus: payload %s in bucket %s: %w", name, bucket, jetstream.ErrObjectNotFound)
+	}
+	data := make([]byte, 0, info.Size)
+	if info.Chunks > 0 {
+		cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"$O." + bucket + ".C." + info.NUID}})
+		if err != nil {
+			return nil, fmt.Errorf("bus: payload %s in bucket %s: %w", name, bucket, err)
+		}
+		it, err := cons.Messages()
+		if err != nil {
+			return nil, fmt.Errorf("bus: payload %s in bucket %s: %w", name, bucket, err)
+		}
+		defer it.Stop()
+		for range info.Chunks {
+			c, err := it.Next(jetstream.NextContext(ctx))
+			if err != nil {
+				return nil, fmt.Errorf("bus: payload %s in bucket %s: %w", name, bucket, err)
+			}
+			data = append(data, c.Data()...)
+		}
+	}
+	if uint64(len(data)) != info.Size {
+		return nil, fmt.Errorf("bus: payload %s in bucket %s: %d bytes read, the object has %d", name, bucket, len(data), info.Size)
 	}
 	return data, nil
 }

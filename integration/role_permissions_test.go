@@ -85,7 +85,7 @@ func TestClientRolesAreMinimal(t *testing.T) {
 		}},
 		"REPLAYER": {"_INBOX_replayer", func(t *testing.T, url string, purge func(...string) (int, string)) (string, error) {
 			code, out := purge("deadletters", "replay", "--all")
-			return ok(code, out, "replayed 2 dead letters")
+			return ok(code, out, "replayed 3 dead letters")
 		}},
 	}
 	for name, j := range jobs {
@@ -162,7 +162,10 @@ func setUpForRoles(t *testing.T, fake *akamaitest.Server, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range []string{`{"id":"good-1","urls":["https://www.example.com/a"]}`, `{"id":"bad-1","urls":[]}`} {
+	// big-1 is too large, and its quotes make its dead letter larger than
+	// a message: its event is kept whole in the object store.
+	big := `{"id":"big-1","urls":[],"pad":"` + strings.Repeat(`\"`, 300_000) + `"}`
+	for _, e := range []string{`{"id":"good-1","urls":["https://www.example.com/a"]}`, `{"id":"bad-1","urls":[]}`, big} {
 		if _, err := js.Publish(ctx, "content.changed.test", []byte(e)); err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +174,7 @@ func setUpForRoles(t *testing.T, fake *akamaitest.Server, url string) {
 	if _, err := js.Publish(ctx, "content.changed", []byte(`{"id":"bad-2","urls":[]}`)); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"purge.result.succeeded.good-1": true, "purge.deadletter.bad-1": true, "purge.deadletter.bad-2": true}
+	want := map[string]bool{"purge.result.succeeded.good-1": true, "purge.deadletter.bad-1": true, "purge.deadletter.bad-2": true, "purge.deadletter.big-1": true}
 	for len(want) > 0 {
 		m, err := stored.NextMsg(20 * time.Second)
 		if err != nil {
