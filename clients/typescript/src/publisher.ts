@@ -18,7 +18,7 @@ import {
   type OrderedConsumerOptions,
 } from "@nats-io/jetstream";
 
-import { connect, DEFAULT_TIMEOUT, redactURLs, type ConnectionSettings } from "./connect.js";
+import { connect, DEFAULT_TIMEOUT, redactURLs, settingsFromEnv, type ConnectionSettings } from "./connect.js";
 import { PurgebusUnavailable, PurgeTimeoutError } from "./errors.js";
 import { DEFAULT_MAX_EVENT_BYTES, type ContentChanged } from "./event.js";
 import { decodeResult, type Outcome, type PurgeResult } from "./result.js";
@@ -85,7 +85,8 @@ export class Publisher {
   readonly maxEventBytes: number;
   readonly timeout: number;
   private readonly js: JetStreamClient;
-  private readonly servers: string;
+  private servers: string;
+  private ownsConnection = false;
 
   /**
    * Publisher uses the connection nc, which stays the caller's; see
@@ -94,8 +95,6 @@ export class Publisher {
   constructor(
     readonly nc: NatsConnection,
     config: PublisherConfig = {},
-    private readonly ownsConnection = false,
-    servers?: string,
   ) {
     this.subject = config.subject ?? SUBJECT_CONTENT_CHANGED;
     if (!validEventSubject(this.subject)) {
@@ -105,19 +104,22 @@ export class Publisher {
     this.maxEventBytes = config.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
     this.timeout = config.timeout ?? DEFAULT_TIMEOUT;
     this.js = jetstream(nc, { timeout: this.timeout });
-    this.servers = servers ?? redactURLs(nc.getServer());
+    this.servers = redactURLs(nc.getServer());
   }
 
   /**
-   * connect opens a connection with settings (default: the environment's)
-   * and returns a Publisher that owns it: {@link Publisher.close} closes it.
-   * An unreachable server is a PurgebusUnavailable within settings.timeout
-   * (default 2 s).
+   * connect opens a connection with settings (default: the environment's,
+   * see {@link settingsFromEnv}) and returns a Publisher that owns it:
+   * {@link Publisher.close} closes it. A server that cannot be reached is a
+   * PurgebusUnavailable within settings.timeout (default 2 s).
    */
-  static async connect(settings?: ConnectionSettings, config: PublisherConfig = {}): Promise<Publisher> {
+  static async connect(settings: ConnectionSettings = settingsFromEnv(), config: PublisherConfig = {}): Promise<Publisher> {
     const nc = await connect(settings);
     try {
-      return new Publisher(nc, config, true, redactURLs((settings?.url ?? "").trim() || nc.getServer()));
+      const p = new Publisher(nc, config);
+      p.ownsConnection = true;
+      p.servers = redactURLs((settings.url ?? "").trim() || nc.getServer());
+      return p;
     } catch (err) {
       await nc.close();
       throw err;
@@ -155,7 +157,7 @@ export class Publisher {
    */
   async purgeAndWait(e: ContentChanged, opts: PurgeAndWaitOptions = {}): Promise<PurgeResult> {
     if (e.id === "") e.id = randomUUID();
-    if (!validID(e.id)) e.validate(this.maxEventBytes); // its error
+    e.validate(this.maxEventBytes); // refused before anything starts
     const wait = opts.timeout ?? DEFAULT_WAIT;
     const msgs = await this.watch({ filter_subjects: [resultFilter(e.id)], deliver_policy: DeliverPolicy.All });
     let timedOut = false;
@@ -183,9 +185,11 @@ export class Publisher {
   /**
    * results yields result events as they come, oldest first: those of
    * opts.outcomes (subject filters), opts.sources, opts.eventId, from
-   * opts.since (default: from now on). It runs until the loop breaks or
-   * opts.signal aborts. Messages on the result subjects that are not
-   * results are skipped.
+   * opts.since (default: from the first next() on, as an async generator
+   * starts then; pass since not to miss results published before). It runs
+   * until the loop breaks or opts.signal aborts; an ordered consumer on
+   * the results stream, it resumes by itself after a reconnection.
+   * Messages on the result subjects that are not results are skipped.
    */
   async *results(opts: ResultsOptions = {}): AsyncGenerator<PurgeResult, void, undefined> {
     const last = opts.eventId ?? ">";
