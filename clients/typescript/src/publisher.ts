@@ -156,6 +156,7 @@ export class Publisher {
    * PurgeTimeoutError, carrying the event ID; the purge happens all the same.
    */
   async purgeAndWait(e: ContentChanged, opts: PurgeAndWaitOptions = {}): Promise<PurgeResult> {
+    opts.signal?.throwIfAborted();
     if (e.id === "") e.id = randomUUID();
     e.validate(this.maxEventBytes); // refused before anything starts
     const wait = opts.timeout ?? DEFAULT_WAIT;

@@ -180,6 +180,30 @@ describe("against the real consumer", () => {
     await filtered.return();
   });
 
+  it("results skips messages that are not results, and ends on abort", async () => {
+    const since = new Date();
+    const ac = new AbortController();
+    const results = pub.results({ outcomes: ["failed"], since, signal: ac.signal });
+    const js = jetstream(nc);
+    await js.publish(`purge.result.failed.${uniqueID("ts-junk")}`, "not a result");
+    const id = uniqueID("ts-after-junk");
+    await js.publish("content.changed.ts", JSON.stringify({ id, urls: ["ftp://www.example.com/x"] }), { msgID: id });
+    let r = await next(results);
+    while (r.eventId !== id) r = await next(results); // failures of other tests may come first
+    assert.equal(r.failures[0]?.objects[0], "ftp://www.example.com/x");
+    ac.abort();
+    const end = await results.next();
+    assert.equal(end.done, true);
+
+    const aborted = AbortSignal.abort(new Error("caller gave up"));
+    const before = await contentLastSeq(nc);
+    await assert.rejects(
+      pub.purgeAndWait(newContentChanged("ts").addURLs("https://www.example.com/ts/aborted"), { signal: aborted }),
+      /caller gave up/,
+    );
+    assert.equal(await contentLastSeq(nc), before, "an aborted purgeAndWait published");
+  });
+
   it("a duplicate ID is stored once, and purgeAndWait finds the stored result", async () => {
     const id = uniqueID("ts-dup");
     const first = await pub.purgeAndWait(Object.assign(newContentChanged("ts-dup").addURLs("https://www.example.com/ts/dup"), { id }), { timeout: WAIT });
