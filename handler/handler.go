@@ -396,10 +396,13 @@ func (h *Handler) publishDeadLetter(ctx context.Context, msg *message.Message, d
 		// Kept so that a replay is followed under the same ID.
 		dl.Headers = map[string][]string{bus.CorrelationIDHeader: {id}}
 	}
-	if utf8.Valid(msg.Payload) {
-		dl.Payload = string(msg.Payload)
+	// A URL's credentials are refused as an invalid object, and must not
+	// be kept either.
+	payload := events.RedactPayload(msg.Payload)
+	if utf8.Valid(payload) {
+		dl.Payload = string(payload)
 	} else {
-		dl.PayloadBase64 = msg.Payload
+		dl.PayloadBase64 = payload
 	}
 	data, err := dl.Encode()
 	if err != nil {
