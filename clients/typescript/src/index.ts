@@ -8,3 +8,4 @@ export * from "./publisher.js";
 export * from "./result.js";
 export * from "./subject.js";
 export { compareUTF8, jsonString, rfc3339 } from "./gojson.js";
+export { normalizeURL } from "./objects.js";
