@@ -96,3 +96,27 @@ export class PurgeTimeoutError extends Error {
 export class ResultDecodeError extends Error {
   override name = "ResultDecodeError";
 }
+
+/**
+ * DuplicateEventError reports a publish whose event ID JetStream had
+ * already stored within its duplicates window with other content, or with
+ * content that could no longer be compared: JetStream dropped the new
+ * event, so its objects were not stored and will not be purged. Publish it
+ * under a new ID. It is Go's events.DuplicateEventError.
+ */
+export class DuplicateEventError extends Error {
+  override name = "DuplicateEventError";
+  constructor(
+    readonly id: string,
+    readonly stream: string,
+    /** The sequence of the event stored first. */
+    readonly sequence: number,
+    /** How the contents differ, or why they could not be compared. */
+    readonly difference: string,
+  ) {
+    super(
+      `event ID ${id} was already used (${stream} sequence ${sequence}) for an event with other content: ${difference}; ` +
+        "the new event was NOT stored and its objects will not be purged: publish it under a new ID",
+    );
+  }
+}

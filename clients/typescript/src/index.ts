@@ -2,6 +2,7 @@
 // their results. The names mirror the Go events package.
 
 export * from "./connect.js";
+export { decodeEvent, type Receipt } from "./duplicate.js";
 export * from "./errors.js";
 export * from "./event.js";
 export * from "./publisher.js";

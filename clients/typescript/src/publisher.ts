@@ -19,6 +19,7 @@ import {
 } from "@nats-io/jetstream";
 
 import { connect, DEFAULT_TIMEOUT, redactURLs, settingsFromEnv, type ConnectionSettings } from "./connect.js";
+import { checkDuplicate, type Receipt } from "./duplicate.js";
 import { PurgebusUnavailable, PurgeTimeoutError } from "./errors.js";
 import { DEFAULT_MAX_EVENT_BYTES, type ContentChanged } from "./event.js";
 import { decodeResult, type Outcome, type PurgeResult } from "./result.js";
@@ -131,20 +132,35 @@ export class Publisher {
    * assigns the event an ID when it has none, refuses an event the consumer
    * would refuse (InvalidEventError), and resolves once JetStream has
    * stored it, with the event's ID. The ID is the Nats-Msg-Id, so a retried
-   * publish of the same event is stored once. NATS unreachable, or no
-   * answer within the timeout: PurgebusUnavailable.
+   * publish of the same event is stored once; the same ID with other
+   * content is a DuplicateEventError. NATS unreachable, or no answer within
+   * the timeout: PurgebusUnavailable.
    */
   async publish(e: ContentChanged, opts: PublishOptions = {}): Promise<string> {
+    return (await this.publishReceipt(e, opts)).id;
+  }
+
+  /**
+   * publishReceipt is publish, and also resolves with what JetStream
+   * stored: receipt.duplicate tells a harmless retry (the same content
+   * under an ID already stored) from a first publish. An ID that JetStream
+   * stored before with other content is a DuplicateEventError: the new
+   * content was not stored.
+   */
+  async publishReceipt(e: ContentChanged, opts: PublishOptions = {}): Promise<Receipt> {
     if (e.id === "") e.id = randomUUID();
     const data = e.validate(this.maxEventBytes);
     const h = natsHeaders();
     if (opts.correlationId) h.set(CORRELATION_ID_HEADER, opts.correlationId);
+    let receipt: Receipt;
     try {
-      await this.js.publish(this.subject, data, { msgID: e.id, headers: h, timeout: this.timeout });
+      const ack = await this.js.publish(this.subject, data, { msgID: e.id, headers: h, timeout: this.timeout });
+      receipt = { id: e.id, stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate };
+      if (receipt.duplicate) await checkDuplicate(await this.js.jetstreamManager(false), this.resultStream, e, receipt);
     } catch (err) {
       throw this.unavailable(err, `event ${e.id} not stored`);
     }
-    return e.id;
+    return receipt;
   }
 
   /**
@@ -152,7 +168,8 @@ export class Publisher {
    * publishes e like publish and resolves with its result. The result
    * subscription starts before the event is published, so a fast result
    * cannot be missed, and a result already stored (the event was published
-   * before) is found too. No result within opts.timeout (default 30 s):
+   * before) is found too; an ID published before with other content is a
+   * DuplicateEventError, at once. No result within opts.timeout (default 30 s):
    * PurgeTimeoutError, carrying the event ID; the purge happens all the same.
    */
   async purgeAndWait(e: ContentChanged, opts: PurgeAndWaitOptions = {}): Promise<PurgeResult> {
@@ -164,9 +181,9 @@ export class Publisher {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      void msgs.close();
+      msgs.stop();
     }, wait);
-    const abort = () => void msgs.close();
+    const abort = () => msgs.stop();
     opts.signal?.addEventListener("abort", abort, { once: true });
     try {
       await this.publish(e, opts);
@@ -179,7 +196,9 @@ export class Publisher {
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", abort);
-      await msgs.close().catch(() => undefined);
+      // stop, not close: close waits for an iteration that may never
+      // have started (the publish failed).
+      msgs.stop();
     }
   }
 
@@ -208,7 +227,7 @@ export class Publisher {
       cfg.deliver_policy = DeliverPolicy.New;
     }
     const msgs = await this.watch(cfg);
-    const abort = () => void msgs.close();
+    const abort = () => msgs.stop();
     if (opts.signal?.aborted) abort();
     opts.signal?.addEventListener("abort", abort, { once: true });
     const sources = opts.sources ? new Set(opts.sources) : undefined;
@@ -219,7 +238,7 @@ export class Publisher {
       }
     } finally {
       opts.signal?.removeEventListener("abort", abort);
-      await msgs.close().catch(() => undefined);
+      msgs.stop();
     }
   }
 

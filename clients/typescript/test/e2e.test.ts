@@ -12,6 +12,7 @@ import {
   DEFAULT_CONTENT_STREAM,
   DEFAULT_DEAD_LETTER_STREAM,
   DEFAULT_RESULT_STREAM,
+  DuplicateEventError,
   InvalidEventError,
   Publisher,
   PurgeTimeoutError,
@@ -51,7 +52,7 @@ async function next<T>(it: AsyncIterator<T>, ms = WAIT): Promise<T> {
   }
 }
 
-describe("against the real consumer", () => {
+describe("against the real consumer", { timeout: 180_000 }, () => {
   let consumer: Consumer;
   let pub: Publisher;
   let nc: NatsConnection; // a plain NATS client, for what the publisher refuses to send
@@ -204,13 +205,24 @@ describe("against the real consumer", () => {
     assert.equal(await contentLastSeq(nc), before, "an aborted purgeAndWait published");
   });
 
-  it("a duplicate ID is stored once, and purgeAndWait finds the stored result", async () => {
+  it("a duplicate ID is stored once, purgeAndWait finds the stored result, other content under it is refused", async () => {
     const id = uniqueID("ts-dup");
     const first = await pub.purgeAndWait(Object.assign(newContentChanged("ts-dup").addURLs("https://www.example.com/ts/dup"), { id }), { timeout: WAIT });
     assert.equal(first.outcome, "succeeded");
     const seq = await contentLastSeq(nc);
-    await pub.publish(Object.assign(newContentChanged("ts-dup").addURLs("https://www.example.com/ts/dup"), { id }));
+    // A retry: the same content (another source and time are no difference).
+    const receipt = await pub.publishReceipt(Object.assign(newContentChanged("ts-dup-retry").addURLs("https://www.example.com/ts/dup"), { id }));
+    assert.deepEqual([receipt.id, receipt.duplicate], [id, true]);
     assert.equal(await contentLastSeq(nc), seq, "the duplicate was stored");
+    // The ID reused for other content: refused, as in Go.
+    await assert.rejects(
+      pub.publish(Object.assign(newContentChanged("ts-dup").addURLs("https://www.example.com/ts/other"), { id })),
+      (err: unknown) => err instanceof DuplicateEventError && err.id === id && /ts\/other/.test(err.difference),
+    );
+    await assert.rejects(
+      pub.purgeAndWait(Object.assign(newContentChanged("ts-dup").addURLs("https://www.example.com/ts/dup").withMetadata("k", "v"), { id })),
+      (err: unknown) => err instanceof DuplicateEventError && /metadata differ/.test(err.difference),
+    );
     const again = await pub.purgeAndWait(Object.assign(newContentChanged("ts-dup").addURLs("https://www.example.com/ts/dup"), { id }), { timeout: WAIT });
     assert.equal(again.eventId, id);
     assert.deepEqual(again.purges.map((p) => p.purgeId), first.purges.map((p) => p.purgeId));
@@ -240,7 +252,7 @@ describe("against the real consumer", () => {
   });
 });
 
-describe("NATS unavailable", () => {
+describe("NATS unavailable", { timeout: 60_000 }, () => {
   it("connect names the server tried, without its credentials", async () => {
     const port = await freePort();
     const url = `nats://someone:s3cret@127.0.0.1:${port}`;
