@@ -57,7 +57,7 @@ an error (exit status 1).`)
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	nc, js, err := connect(ctx, &conn)
+	ctx, nc, js, err := c.connect(ctx, &conn)
 	if err != nil {
 		return cmd, err
 	}
@@ -146,6 +146,9 @@ func resultLine(r events.PurgeResult) string {
 			n += len(p.Objects)
 		}
 		fmt.Fprintf(&b, " purged=%d purge_ids=%s", n, strings.Join(ids, ","))
+		if esc := escalationText(r.Purges); esc != "" {
+			b.WriteString(esc)
+		}
 	}
 	if !r.EstimatedCompleteAt.IsZero() {
 		fmt.Fprintf(&b, " estimated_complete_at=%s", r.EstimatedCompleteAt.UTC().Format(time.RFC3339))
@@ -160,4 +163,24 @@ func resultLine(r events.PurgeResult) string {
 		fmt.Fprintf(&b, " failed=%d failure=%s", n, logfmtValue(strings.Join(texts, "; ")))
 	}
 	return b.String()
+}
+
+// escalationText says how many of the purged objects a covering CP code
+// or tag purge settled, and which (" escalated=120 escalation=cpcode:12345"),
+// or "" when none did.
+func escalationText(purges []events.Purge) string {
+	n := 0
+	var by []string
+	for _, p := range purges {
+		if e := p.Escalation; e != nil {
+			n += len(p.Objects)
+			if o := string(e.Type) + ":" + e.Object; !slices.Contains(by, o) {
+				by = append(by, o)
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" escalated=%d escalation=%s", n, logfmtValue(strings.Join(by, ",")))
 }

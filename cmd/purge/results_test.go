@@ -121,3 +121,21 @@ func TestResultsWithoutStreams(t *testing.T) {
 		t.Fatal(o)
 	}
 }
+
+// TestResultLineEscalated: a result whose URLs a covering purge settled
+// says so, with how many and by what.
+func TestResultLineEscalated(t *testing.T) {
+	r := events.PurgeResult{EventID: "flood-1", Outcome: events.OutcomeSucceeded, Purges: []events.Purge{
+		{PurgeID: "edup-1", Type: "url", Objects: []string{"https://www.example.com/a"}},
+		{PurgeID: "edcp-2", Type: "url", Objects: []string{"https://www.example.com/b", "https://www.example.com/c"},
+			Escalation: &events.Escalation{Type: "cpcode", Object: "12345", Reason: "flood"}},
+	}}
+	want := " succeeded flood-1 purged=3 purge_ids=edup-1,edcp-2 escalated=2 escalation=cpcode:12345"
+	if got := resultLine(r); !strings.HasSuffix(got, want) {
+		t.Errorf("line %q, want it to end with %q", got, want)
+	}
+	r.Purges = r.Purges[:1]
+	if got := resultLine(r); strings.Contains(got, "escalat") {
+		t.Errorf("line %q mentions an escalation", got)
+	}
+}
