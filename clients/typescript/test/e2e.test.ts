@@ -19,6 +19,7 @@ import {
   PurgebusUnavailable,
   connect,
   decodeResult,
+  settingsFromEnv,
   deadLetterSubject,
   newContentChanged,
   type PurgeResult,
@@ -279,6 +280,28 @@ describe("NATS unavailable", { timeout: 60_000 }, () => {
       });
     } finally {
       await pub.nc.close();
+      await consumer.stop();
+    }
+  });
+
+  it("user and password from the consumer's environment variables; a wrong password is refused without showing it", async () => {
+    const consumer = await startConsumer(["--nats-listen-user", "publisher", "--nats-listen-password", "s3cret-pw"]);
+    try {
+      const env = { NATS_URL: consumer.url, NATS_USER: "publisher", PURGEBUS_NATS_PASSWORD: "s3cret-pw" };
+      const pub = await Publisher.connect(settingsFromEnv(env));
+      try {
+        const r = await pub.purgeAndWait(newContentChanged("ts-auth").addURLs("https://www.example.com/ts/auth"), { timeout: WAIT });
+        assert.equal(r.outcome, "succeeded");
+      } finally {
+        await pub.close();
+      }
+      await assert.rejects(Publisher.connect(settingsFromEnv({ ...env, PURGEBUS_NATS_PASSWORD: "wrong-pw" })), (err: unknown) => {
+        assert.ok(err instanceof PurgebusUnavailable, String(err));
+        assert.match(err.message, /as user "publisher"/);
+        assert.doesNotMatch(err.message, /wrong-pw|s3cret-pw/);
+        return true;
+      });
+    } finally {
       await consumer.stop();
     }
   });
