@@ -4,7 +4,7 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 
 import { DuplicateEventError } from "./errors.js";
-import { ACTION_INVALIDATE, ContentChanged, NETWORK_PRODUCTION, type Action, type Network } from "./event.js";
+import { ACTION_INVALIDATE, ContentChanged, NETWORK_PRODUCTION, setOwn, type Action, type Network } from "./event.js";
 import { normalizeURL } from "./objects.js";
 import { decodeResult, type PurgeResult } from "./result.js";
 import { resultFilter } from "./subject.js";
@@ -146,7 +146,7 @@ export function decodeEvent(text: string): ContentChanged {
     if (typeof m !== "object" || Array.isArray(m) || !Object.values(m).every((x) => typeof x === "string")) {
       throw new TypeError("event: metadata is not an object of strings");
     }
-    e.metadata = { ...(m as Record<string, string>) };
+    for (const [k, x] of Object.entries(m as Record<string, string>)) setOwn(e.metadata, k, x);
   }
   return e;
 }

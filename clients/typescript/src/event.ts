@@ -107,7 +107,7 @@ export class ContentChanged {
 
   /** withMetadata sets metadata key to value and returns the event. */
   withMetadata(key: string, value: string): this {
-    this.metadata[key] = value;
+    setOwn(this.metadata, key, value);
     return this;
   }
 
@@ -227,4 +227,12 @@ export function checkMetadata(m: Readonly<Record<string, unknown>>): string | un
     if (!k.isWellFormed() || !v.isWellFormed()) return `metadata key ${JSON.stringify(k)} or its value is not valid UTF-8`;
   }
   return undefined;
+}
+
+/**
+ * setOwn sets m[key] as an own property, so that a key such as "__proto__"
+ * is a key like any other instead of the object's prototype.
+ */
+export function setOwn(m: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(m, key, { value, enumerable: true, writable: true, configurable: true });
 }

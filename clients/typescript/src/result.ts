@@ -1,6 +1,7 @@
 // The result event: Go's events.PurgeResult, Purge and Failure.
 
 import { ResultDecodeError } from "./errors.js";
+import { setOwn } from "./event.js";
 
 /** Outcome is how an event ended. */
 export type Outcome = "succeeded" | "partial" | "failed";
@@ -193,7 +194,7 @@ function stringMap(o: JSONObject, k: string): Record<string, string> | undefined
   const out: Record<string, string> = {};
   for (const [key, val] of Object.entries(m)) {
     if (typeof val !== "string") throw new ResultDecodeError(`${k}.${key}: not a string`);
-    out[key] = val;
+    setOwn(out, key, val);
   }
   return out;
 }

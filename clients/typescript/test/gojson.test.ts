@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { compareUTF8, jsonString, rfc3339 } from "../src/index.js";
+import { compareUTF8, decodeResult, jsonString, newContentChanged, rfc3339 } from "../src/index.js";
 
 describe("jsonString", () => {
   const cases: [string, string, string][] = [
@@ -33,5 +33,15 @@ describe("rfc3339", () => {
 describe("compareUTF8", () => {
   it("sorts by code point, as Go sorts map keys", () => {
     assert.deepEqual(["😀", "ｚ", "z", "é", "", "a"].sort(compareUTF8), ["", "a", "z", "é", "ｚ", "😀"]);
+  });
+});
+
+describe("metadata keys that name Object.prototype's members", () => {
+  it("are keys like any other", () => {
+    const e = newContentChanged("s").addTags("t").withMetadata("__proto__", "p").withMetadata("constructor", "c");
+    e.occurredAt = undefined;
+    assert.equal(e.encode(), '{"tags":["t"],"source":"s","metadata":{"__proto__":"p","constructor":"c"}}');
+    const r = decodeResult('{"event_id":"e","outcome":"failed","purges":[],"failures":[],"received_at":"2026-11-25T12:00:00Z","completed_at":"2026-11-25T12:00:00Z","metadata":{"__proto__":"p"}}');
+    assert.deepEqual(Object.entries(r.metadata ?? {}), [["__proto__", "p"]]);
   });
 });
