@@ -47,7 +47,12 @@ func TestImage(t *testing.T) {
 		t.Fatalf("deploy/image.sh: %v\n%s", err, tail(out, 8000))
 	}
 	t.Logf("built %s in %v", image, time.Since(begin).Round(time.Second))
-	t.Cleanup(func() { _, _ = pm.run(t, "rmi", "-f", image) })
+	t.Cleanup(func() {
+		_, _ = pm.run(t, "rmi", "-f", image)
+		// vfs keeps a full copy of every layer: the build stage's would
+		// add up to gigabytes over many runs.
+		_, _ = pm.run(t, "image", "prune", "-f")
+	})
 
 	t.Run("config", func(t *testing.T) {
 		var inspect []struct {
