@@ -27,7 +27,7 @@ func decodeFast(data []byte, e *ContentChanged) bool {
 		return false
 	}
 	p.space()
-	var seen uint8
+	var seen uint16
 	if !p.byte('}') {
 		for {
 			key, ok := p.rawString()
@@ -63,6 +63,8 @@ func decodeFast(data []byte, e *ContentChanged) bool {
 				e.CPCodes, ok = p.ints()
 			case fieldOccurredAt:
 				ok = p.time(&e.OccurredAt)
+			case fieldMetadata:
+				e.Metadata, ok = p.stringMap()
 			default:
 				ok = unknownKeyOK(key) && p.skip(0)
 			}
@@ -93,6 +95,7 @@ const (
 	fieldNetwork
 	fieldSource
 	fieldOccurredAt
+	fieldMetadata
 	fieldNone
 )
 
@@ -116,6 +119,8 @@ func fieldOf(key []byte) int {
 		return fieldSource
 	case `"occurred_at"`:
 		return fieldOccurredAt
+	case `"metadata"`:
+		return fieldMetadata
 	}
 	return fieldNone
 }
@@ -278,6 +283,42 @@ func (p *fastParser) countElems() int {
 		}
 	}
 	return n
+}
+
+// stringMap decodes an object of strings: {} is an empty map, not nil, and
+// a repeated key's last value wins, as encoding/json makes them.
+func (p *fastParser) stringMap() (map[string]string, bool) {
+	if !p.byte('{') {
+		return nil, false
+	}
+	m := make(map[string]string)
+	p.space()
+	if p.byte('}') {
+		return m, true
+	}
+	for {
+		var k, v string
+		if !p.string(&k) {
+			return nil, false
+		}
+		p.space()
+		if !p.byte(':') {
+			return nil, false
+		}
+		p.space()
+		if !p.string(&v) {
+			return nil, false
+		}
+		m[k] = v
+		p.space()
+		if p.byte('}') {
+			return m, true
+		}
+		if !p.byte(',') {
+			return nil, false
+		}
+		p.space()
+	}
 }
 
 // ints decodes an array of int64s: JSON integers in range, as

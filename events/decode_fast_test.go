@@ -162,6 +162,18 @@ var fastDecodeSeeds = []string{
 	"{\"urls\":[\"https://e.com/\ta\"]}",
 	"{\"urls\":[\"https://e.com/\x7f\"]}",
 	`{"urls":["https://e.com/"],"source":"` + "\u2028\u2029" + `"}`,
+	`{"urls":["https://e.com/"],"metadata":{"page":"42","editor":"caf\u00e9 \ud83d\ude00","":"","\u0061":"escaped key"}}`,
+	`{"urls":["https://e.com/"],"metadata":{}}`,
+	`{"urls":["https://e.com/"],"metadata":{ "a" : "1" , "a" : "2" }}`,
+	`{"urls":["https://e.com/"],"metadata":null}`,
+	`{"urls":["https://e.com/"],"metadata":{"a":null}}`,
+	`{"urls":["https://e.com/"],"metadata":{"a":1}}`,
+	`{"urls":["https://e.com/"],"metadata":{"a":"1",}}`,
+	`{"urls":["https://e.com/"],"metadata":{"a"}}`,
+	`{"urls":["https://e.com/"],"metadata":["a"]}`,
+	`{"urls":["https://e.com/"],"metadata":"a"}`,
+	`{"urls":["https://e.com/"],"metadata":{"a":"1"},"metadata":{"b":"2"}}`,
+	`{"urls":["https://e.com/"],"Metadata":{"a":"1"}}`,
 	`{}`,
 	`{ }`,
 	`{"urls":[]}`,
@@ -186,6 +198,7 @@ func TestDecodeFastPath(t *testing.T) {
 	for _, ev := range []*events.ContentChanged{
 		events.NewContentChanged("cms").AddURLs("https://www.example.com/a?x=1&y=<2>", "https://www.example.com/café").AddTags("news").AddCPCodes(12345),
 		{ID: "e1", URLs: []string{"https://e.com/"}, Action: "delete", Network: "staging", OccurredAt: time.Now()},
+		events.NewContentChanged("cms").AddURLs("https://e.com/").WithMetadata("page", "42").WithMetadata("by", "Zoë"),
 	} {
 		data, err := ev.Encode()
 		if err != nil {

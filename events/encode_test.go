@@ -117,6 +117,7 @@ func TestEncodeTable(t *testing.T) {
 			},
 			ReceivedAt: utc, CompletedAt: nanos, EstimatedCompleteAt: zoned,
 			Subject: "content.changed.cms", CorrelationID: "c-1",
+			Metadata: map[string]string{"page": "42", "z": "<&>", "é": "\u2028", "😀": "", "ｚ": "x"},
 		}
 	}
 	tests := map[string]*PurgeResult{
@@ -143,6 +144,7 @@ func TestEncodeTable(t *testing.T) {
 	for i, s := range trickyStrings {
 		r := full()
 		r.EventID, r.Source, r.Subject, r.CorrelationID = s, s, s, s
+		r.Metadata = map[string]string{s: s, "k": s}
 		r.Outcome = Outcome(s)
 		r.Purges[0].PurgeID, r.Purges[0].SupportID, r.Purges[0].Account = s, s, s
 		r.Purges[0].Action, r.Purges[0].Network = akamai.Action(s), akamai.Network(s)
@@ -234,6 +236,15 @@ func randomResult(rng *rand.Rand) *PurgeResult {
 	}
 	r := &PurgeResult{EventID: str(), Outcome: Outcome(str()), Source: str(), ReceivedAt: tm(), CompletedAt: tm(),
 		EstimatedCompleteAt: tm(), Subject: str(), CorrelationID: str()}
+	switch rng.IntN(3) {
+	case 0:
+		r.Metadata = map[string]string{}
+	case 1:
+		r.Metadata = map[string]string{}
+		for range 1 + rng.IntN(4) {
+			r.Metadata[str()] = str()
+		}
+	}
 	if rng.IntN(4) > 0 {
 		r.Purges = []Purge{}
 		for range rng.IntN(4) {
@@ -298,6 +309,9 @@ func FuzzEncode(f *testing.F) {
 		}
 		if flags&32 != 0 {
 			r.Purges, r.Failures = nil, nil
+		}
+		if flags&64 != 0 {
+			r.Metadata = map[string]string{s: cp, cp: s}
 		}
 		checkEncode(t, r)
 	})

@@ -4,4 +4,7 @@ package events
 var (
 	DecodeFast = decodeFast
 	PeekLabels = peekLabels
+	// EncodeForPublish is Publish's validation and encoding, for
+	// wire_test.go.
+	EncodeForPublish = encodeForPublish
 )

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -70,7 +71,31 @@ func appendResult(b []byte, r *PurgeResult) (_ []byte, ok bool) {
 		b = append(b, `,"correlation_id":`...)
 		b = appendJSONString(b, r.CorrelationID)
 	}
+	if len(r.Metadata) > 0 {
+		b = append(b, `,"metadata":`...)
+		b = appendStringMap(b, r.Metadata)
+	}
 	return append(b, '}'), true
+}
+
+// appendStringMap appends m as encoding/json encodes a map[string]string:
+// keys sorted bytewise.
+func appendStringMap(b []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	return append(b, '}')
 }
 
 // appendPurge appends p as Purge.MarshalJSON encodes it.
@@ -264,6 +289,9 @@ func appendJSONString(b []byte, s string) []byte {
 // resultSizeHint estimates the encoded size of r, to allocate once.
 func resultSizeHint(r *PurgeResult) int {
 	n := 200 + len(r.EventID) + len(r.Source) + len(r.Subject) + len(r.CorrelationID)
+	for k, v := range r.Metadata {
+		n += len(k) + len(v) + 6
+	}
 	for i := range r.Purges {
 		p := &r.Purges[i]
 		n += 200 + len(p.PurgeID) + len(p.SupportID) + len(p.Account)
