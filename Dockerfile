@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # purgebus: the consumer (entrypoint) and the purge CLI, static binaries on
 # an empty base. Build with deploy/image.sh, or:
 #

@@ -271,6 +271,7 @@ func checkContainer(t *testing.T, m manifest, c container, cli consumerCLI, path
 		HTTPAddr        string `json:"http_addr"`
 		DataDir         string `json:"data_dir"`
 		NATSURL         string `json:"nats_url"`
+		NATSListen      string `json:"nats_listen"`
 		ShutdownTimeout string `json:"shutdown_timeout"`
 		SharedBudget    bool   `json:"shared_budget"`
 		Akamai          string `json:"akamai"`
@@ -339,8 +340,12 @@ func checkContainer(t *testing.T, m manifest, c container, cli consumerCLI, path
 	if err != nil {
 		t.Fatalf("shutdown_timeout %q: %v", cfg.ShutdownTimeout, err)
 	}
-	if grace := pod.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second <= shutdown {
-		t.Errorf("terminationGracePeriodSeconds %v is not above --shutdown-timeout %v", grace, shutdown)
+	grace := 30 * time.Second // Kubernetes's default
+	if g := pod.TerminationGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	if grace <= shutdown {
+		t.Errorf("terminationGracePeriodSeconds is %v, not above --shutdown-timeout %v", grace, shutdown)
 	}
 
 	// Unprivileged.
@@ -378,8 +383,24 @@ func checkContainer(t *testing.T, m manifest, c container, cli consumerCLI, path
 		if !mounted {
 			t.Errorf("--data-dir %s is not a mounted PersistentVolumeClaim", cfg.DataDir)
 		}
-		if len(pod.Containers) == 0 || slices.ContainsFunc(pod.Containers, func(o container) bool { return o.Name == c.Name }) && len(pod.Containers) < 2 {
-			t.Error("the sidecar example has no CMS container beside purgebus")
+		_, listenPort, err := net.SplitHostPort(cfg.NATSListen)
+		if err != nil {
+			t.Fatalf("nats_listen %q: %v", cfg.NATSListen, err)
+		}
+		publishers := 0
+		for _, o := range pod.Containers {
+			for _, e := range o.Env {
+				if e.Name != "NATS_URL" || o.Name == c.Name {
+					continue
+				}
+				publishers++
+				if want := "nats://127.0.0.1:" + listenPort; e.Value != want {
+					t.Errorf("container %s publishes to NATS_URL=%s; the embedded server listens on %s (%s)", o.Name, e.Value, cfg.NATSListen, want)
+				}
+			}
+		}
+		if publishers == 0 {
+			t.Error("the sidecar example has no container beside purgebus that publishes to it (NATS_URL)")
 		}
 		return
 	}

@@ -190,6 +190,61 @@ func TestMetricsUsedAreExported(t *testing.T) {
 	}
 }
 
+// TestDashboardLayout checks what Grafana would take silently: panel IDs
+// are unique, every panel but a row has queries with distinct refIds, and
+// panels fit the 24-column grid.
+func TestDashboardLayout(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("grafana", "purgebus.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		UID    string `json:"uid"`
+		Title  string `json:"title"`
+		Panels []struct {
+			ID      int    `json:"id"`
+			Type    string `json:"type"`
+			Title   string `json:"title"`
+			GridPos struct {
+				X, Y, W, H int
+			} `json:"gridPos"`
+			Targets []struct {
+				RefID string `json:"refId"`
+				Expr  string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	if dash.UID == "" || dash.Title == "" {
+		t.Error("the dashboard has no uid or title")
+	}
+	ids := map[int]bool{}
+	for _, p := range dash.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel %q: id %d is used twice", p.Title, p.ID)
+		}
+		ids[p.ID] = true
+		if g := p.GridPos; g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
+			t.Errorf("panel %q: gridPos %+v does not fit the grid", p.Title, g)
+		}
+		if p.Type == "row" {
+			continue
+		}
+		refs := map[string]bool{}
+		for _, q := range p.Targets {
+			if q.RefID == "" || refs[q.RefID] || strings.TrimSpace(q.Expr) == "" {
+				t.Errorf("panel %q: a query without expression or with a missing or repeated refId %q", p.Title, q.RefID)
+			}
+			refs[q.RefID] = true
+		}
+		if len(refs) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+	}
+}
+
 // TestAlertRulesDocumented checks that every alert has a severity, a
 // summary, a description and a runbook entry that docs/operating.md has.
 func TestAlertRulesDocumented(t *testing.T) {
