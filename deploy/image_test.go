@@ -176,12 +176,19 @@ func TestImage(t *testing.T) {
 		if len(res.Purges) == 0 || res.Purges[0].PurgeID == "" {
 			t.Errorf("result has no purge ID: %+v", res)
 		}
+		// The image's purge CLI, against the consumer's embedded NATS.
+		out := pm.mustRun(t, "run", "--rm", "--network", "host", "--entrypoint", "purge", image,
+			"invalidate", "--nats-url", "nats://"+natsAddr, "--wait", "--timeout", "60s", "https://www.example.com/deploy/cli")
+		if !strings.HasPrefix(out, "succeeded: event ") {
+			t.Errorf("purge invalidate --wait from the image printed %q, want a succeeded result", out)
+		}
 		if logs := pm.logs(t, name); !strings.Contains(logs, "+05:30 level=") {
 			t.Errorf("with TZ=Asia/Kolkata the log's times are not at +05:30: the time-zone data is missing\n%s", tail([]byte(logs), 2000))
 		}
-		metrics := string(get(t, "http://"+httpAddr+"/metrics"))
-		if !regexp.MustCompile(`(?m)^purgebus_events_finished_total\{outcome="succeeded"\} 1$`).MatchString(metrics) {
-			t.Errorf("/metrics does not count the event as succeeded")
+		// Results are counted once stored, a moment after a waiter may see them.
+		finished := regexp.MustCompile(`(?m)^purgebus_events_finished_total\{outcome="succeeded"\} 2$`)
+		if _, ok := scrapeUntil(t, "http://"+httpAddr+"/metrics", finished, 10*time.Second); !ok {
+			t.Errorf("/metrics does not count the two events as succeeded")
 		}
 	})
 }

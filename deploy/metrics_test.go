@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -134,8 +135,32 @@ func scrapeAfterOneEvent(t *testing.T) string {
 	t.Helper()
 	s := startSandbox(t)
 	purgeOne(t, s.natsURL)
-	return string(get(t, s.httpURL+"/metrics"))
+	// The result is published before the router's middleware records the
+	// handler's time and acks the delivery; the ack comes last, so once the
+	// subscriber counts it every metric of the event is there. Without it
+	// after a while, the last scrape is returned for the test to judge.
+	exposition, _ := scrapeUntil(t, s.httpURL+"/metrics", ackedDelivery, 10*time.Second)
+	return exposition
 }
+
+// scrapeUntil scrapes url until the exposition matches re, or timeout
+// passed; it returns the last scrape and whether it matched.
+func scrapeUntil(t *testing.T, url string, re *regexp.Regexp, timeout time.Duration) (string, bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		exposition := string(get(t, url))
+		if re.MatchString(exposition) {
+			return exposition, true
+		}
+		if time.Now().After(deadline) {
+			return exposition, false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var ackedDelivery = regexp.MustCompile(`(?m)^purgebus_router_subscriber_messages_received_total\{acked="acked"[^}]*\} [1-9]`)
 
 // sampleNames returns the names of the samples of an exposition, such as
 // x_bucket, x_sum and x_count for a histogram x.
