@@ -81,7 +81,12 @@ type command struct {
 	// one invocation (--tag, --wait), so an exported variable cannot
 	// silently change what a command does.
 	env map[string]bool
+	// checks refuse flag values that cannot work, after parsing.
+	checks []func() error
 }
+
+// check adds a check of the flags' values to parse.
+func (c *command) check(fn func() error) { c.checks = append(c.checks, fn) }
 
 func newCommand(name, synopsis, about string) *command {
 	fs := flag.NewFlagSet("purge "+name, flag.ContinueOnError)
@@ -129,6 +134,22 @@ func (c *command) parse(args []string, lookupEnv func(string) (string, bool)) ([
 	}
 	if err != nil {
 		return nil, &usageError{err}
+	}
+	var errs []error
+	c.fs.VisitAll(func(f *flag.Flag) {
+		// A pasted line end, or a file's trailing newline: no name, ID,
+		// path or secret holds one. The value is not echoed.
+		if strings.ContainsFunc(f.Value.String(), func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			errs = append(errs, fmt.Errorf("--%s contains a control character (a pasted line end?)", f.Name))
+		}
+	})
+	for _, check := range c.checks {
+		if err := check(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &usageError{errors.Join(errs...)}
 	}
 	return pos, nil
 }
@@ -199,6 +220,8 @@ func (c *command) printFlags(w io.Writer, flags []*flag.Flag) {
 // bus.ConnectConfig and cmd/consumer.
 type connFlags struct {
 	url, creds, nkey, user, password, token, tlsCA, tlsCert, tlsKey string
+	inboxPrefix, tlsServerName                                      string
+	tlsFirst                                                        bool
 }
 
 func (c *connFlags) register(cmd *command) {
@@ -212,7 +235,11 @@ func (c *connFlags) register(cmd *command) {
 	fs.StringVar(&c.tlsCA, "nats-tls-ca", "", "PEM `file` of CAs that verify the NATS server")
 	fs.StringVar(&c.tlsCert, "nats-tls-cert", "", "TLS client certificate `file`, for mutual TLS (with --nats-tls-key)")
 	fs.StringVar(&c.tlsKey, "nats-tls-key", "", "TLS client key `file`")
-	cmd.fromEnv("nats-url", "nats-creds", "nats-nkey", "nats-user", "nats-password", "nats-token", "nats-tls-ca", "nats-tls-cert", "nats-tls-key")
+	fs.BoolVar(&c.tlsFirst, "nats-tls-first", false, "start with the TLS handshake, for servers with handshake_first")
+	fs.StringVar(&c.tlsServerName, "nats-tls-server-name", "", "`name` the server certificates must carry when it is not the URL's host")
+	fs.StringVar(&c.inboxPrefix, "nats-inbox-prefix", "", "reply subject `prefix` instead of _INBOX, for users allowed to subscribe to their own inbox prefix only")
+	cmd.fromEnv("nats-url", "nats-creds", "nats-nkey", "nats-user", "nats-password", "nats-token", "nats-tls-ca", "nats-tls-cert", "nats-tls-key",
+		"nats-tls-first", "nats-tls-server-name", "nats-inbox-prefix")
 }
 
 // defaultNATSURL is where the consumer's embedded NATS listens by default.
@@ -224,23 +251,51 @@ func (c *connFlags) config() bus.ConnectConfig {
 		url = defaultNATSURL
 	}
 	return bus.ConnectConfig{
-		URL:       url,
-		CredsFile: c.creds,
-		NKeyFile:  c.nkey,
-		User:      c.user,
-		Password:  c.password,
-		Token:     c.token,
-		TLSCA:     c.tlsCA,
-		TLSCert:   c.tlsCert,
-		TLSKey:    c.tlsKey,
-		Name:      "purgebus-cli",
+		URL:           url,
+		CredsFile:     c.creds,
+		NKeyFile:      c.nkey,
+		User:          c.user,
+		Password:      c.password,
+		Token:         c.token,
+		TLSCA:         c.tlsCA,
+		TLSCert:       c.tlsCert,
+		TLSKey:        c.tlsKey,
+		TLSFirst:      c.tlsFirst,
+		TLSServerName: c.tlsServerName,
+		InboxPrefix:   c.inboxPrefix,
+		Name:          "purgebus-cli",
 	}
 }
 
-// timeoutFlag registers --timeout with its default.
+// timeoutFlag registers --timeout with its default; 0 leaves *p 0, the
+// command's own default.
 func timeoutFlag(cmd *command, p *time.Duration, def time.Duration, usage string) {
-	cmd.fs.DurationVar(p, "timeout", def, usage)
+	*p = def
+	cmd.fs.Var((*timeoutValue)(p), "timeout", usage)
 	cmd.fromEnv("timeout")
+}
+
+// timeoutValue is a --timeout: a positive duration. Zero or less would
+// wait for ever, and a command that waits for ever never says it failed.
+type timeoutValue time.Duration
+
+func (t *timeoutValue) String() string {
+	if t == nil || *t == 0 {
+		return ""
+	}
+	return time.Duration(*t).String()
+}
+
+func (t *timeoutValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration such as 30s or 5m")
+	}
+	if d <= 0 {
+		return fmt.Errorf("must be positive, not %v: a command without a deadline would wait for ever (interrupt --follow with Ctrl-C instead)", d)
+	}
+	*t = timeoutValue(d)
+	return nil
 }
 
 // sinceFlag is --since: a duration back from now ("1h", "7d") or an
@@ -279,13 +334,22 @@ func (s *sinceFlag) Set(v string) error {
 // resultStreamFlag and deadLetterStreamFlag register the stream names,
 // with cmd/consumer's flag names and variables.
 func resultStreamFlag(cmd *command, p *string) {
-	cmd.fs.StringVar(p, "result-stream", events.DefaultResultStream, "JetStream stream of purge results")
-	cmd.fromEnv("result-stream")
+	streamFlag(cmd, p, "result-stream", events.DefaultResultStream, "JetStream stream of purge results")
 }
 
 func deadLetterStreamFlag(cmd *command, p *string) {
-	cmd.fs.StringVar(p, "deadletter-stream", events.DefaultDeadLetterStream, "JetStream stream of dead letters")
-	cmd.fromEnv("deadletter-stream")
+	streamFlag(cmd, p, "deadletter-stream", events.DefaultDeadLetterStream, "JetStream stream of dead letters")
+}
+
+func streamFlag(cmd *command, p *string, name, def, usage string) {
+	cmd.fs.StringVar(p, name, def, usage)
+	cmd.fromEnv(name)
+	cmd.check(func() error {
+		if *p == "" || strings.ContainsAny(*p, " \t.*>/\\") {
+			return fmt.Errorf("--%s %q is not a stream name (not empty; no whitespace, '.', '*', '>', '/' or '\\')", name, *p)
+		}
+		return nil
+	})
 }
 
 // defaultSource names the publisher in results: the user and host, so an
