@@ -1,0 +1,264 @@
+"""The asyncio publisher of content-changed events (Go: events/publisher.go)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js.api import DeliverPolicy
+
+from .connection import DEFAULT_TIMEOUT, ConnectionSettings
+from .errors import PurgebusError, PurgebusUnavailable, PurgeTimeout
+from .event import DEFAULT_MAX_EVENT_BYTES, ContentChanged
+from .result import Outcome, Result
+from .subject import (
+    DEFAULT_RESULT_STREAM,
+    SUBJECT_CONTENT_CHANGED,
+    SUBJECT_RESULTS,
+    result_filter,
+    result_subject,
+    valid_subject,
+)
+
+__all__ = ["CORRELATION_ID_HEADER", "MSG_ID_HEADER", "Publisher", "PublisherConfig", "ResultSubscription"]
+
+#: MSG_ID_HEADER carries the event ID, so JetStream stores a retried publish once.
+MSG_ID_HEADER = "Nats-Msg-Id"
+#: CORRELATION_ID_HEADER carries a correlation ID that the consumer copies into the result.
+CORRELATION_ID_HEADER = "Correlation-Id"
+
+
+@dataclass(frozen=True)
+class PublisherConfig:
+    """PublisherConfig configures a Publisher.
+
+    ``subject`` is ``content.changed`` (the default) or a subject below it;
+    ``result_stream`` is where results are read from; events larger than
+    ``max_event_bytes`` (the consumer's ``--max-event-bytes``) are refused
+    before publishing; ``timeout`` bounds each publish (seconds).
+    """
+
+    subject: str = SUBJECT_CONTENT_CHANGED
+    result_stream: str = DEFAULT_RESULT_STREAM
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    timeout: float = DEFAULT_TIMEOUT
+
+    def __post_init__(self) -> None:
+        if not valid_subject(self.subject):
+            raise ValueError(f"purgebus: subject {self.subject!r} is not {SUBJECT_CONTENT_CHANGED} or below it")
+
+
+class Publisher:
+    """Publisher publishes content-changed events to NATS JetStream.
+
+    :meth:`publish` is the queued form (django-akamai's
+    ``queue_purge_request``), :meth:`purge_and_wait` the immediate one
+    (``purge_request``), and :meth:`results` follows result events.
+    """
+
+    def __init__(self, nc: NATS, config: PublisherConfig | None = None, *, owns_connection: bool = False) -> None:
+        self._nc = nc
+        self._js = nc.jetstream(timeout=(config or PublisherConfig()).timeout)
+        self.config = config or PublisherConfig()
+        self._owns = owns_connection
+
+    @classmethod
+    async def connect(
+        cls, settings: ConnectionSettings | None = None, config: PublisherConfig | None = None
+    ) -> Publisher:
+        """Connect connects to NATS and returns a Publisher owning the connection.
+
+        The settings come from the environment by default (NATS_URL, …).
+        """
+        settings = settings or ConnectionSettings.from_env()
+        nc = await settings.connect()
+        return cls(nc, config, owns_connection=True)
+
+    @property
+    def connection(self) -> NATS:
+        """Connection is the NATS connection the publisher uses."""
+        return self._nc
+
+    async def close(self) -> None:
+        """Close drains and closes the connection if the publisher opened it."""
+        if self._owns and not self._nc.is_closed:
+            try:
+                await asyncio.wait_for(self._nc.drain(), self.config.timeout)
+            except Exception:  # noqa: BLE001 - a dead connection is closed all the same
+                await self._nc.close()
+
+    def prepare(self, event: ContentChanged) -> bytes:
+        """Prepare gives the event an ID if it has none, validates it and returns its encoding.
+
+        It raises :class:`~purgebus.InvalidEventError` before anything is published.
+        """
+        event.ensure_id()
+        return event.validate(self.config.max_event_bytes)
+
+    async def publish(self, event: ContentChanged, *, correlation_id: str | None = None) -> str:
+        """Publish is the queued form: it returns the event's ID once JetStream has stored the event.
+
+        The ID doubles as the ``Nats-Msg-Id``, so publishing the same event
+        again is stored once. It raises :class:`~purgebus.InvalidEventError`
+        for an event that would never be purged, and
+        :class:`~purgebus.PurgebusUnavailable` when JetStream did not store it
+        within the timeout.
+        """
+        data = self.prepare(event)
+        await self._publish(event.id, data, correlation_id)
+        return event.id
+
+    async def publish_encoded(self, event_id: str, data: bytes, *, correlation_id: str | None = None) -> bool:
+        """publish_encoded publishes an event that :meth:`prepare` returned, and reports whether it was a duplicate."""
+        return await self._publish(event_id, data, correlation_id)
+
+    async def _publish(self, event_id: str, data: bytes, correlation_id: str | None) -> bool:
+        headers = {MSG_ID_HEADER: event_id}
+        if correlation_id:
+            headers[CORRELATION_ID_HEADER] = correlation_id
+        try:
+            ack = await self._js.publish(self.config.subject, data, timeout=self.config.timeout, headers=headers)
+        except (asyncio.TimeoutError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError) as e:
+            raise self._unavailable(f"JetStream did not store event {event_id} within {self.config.timeout:g}s") from e
+        except nats.errors.NoRespondersError as e:
+            raise self._unavailable(
+                f"no stream captures {self.config.subject} (is the purgebus consumer running?); "
+                f"event {event_id} not stored"
+            ) from e
+        except nats.js.errors.APIError as e:
+            raise PurgebusError(f"purgebus: publish {event_id}: {e}") from e
+        return bool(ack.duplicate)
+
+    def _unavailable(self, what: str) -> PurgebusUnavailable:
+        servers = [str(u.geturl()) for u in self._nc.servers] if self._nc.servers else []
+        return PurgebusUnavailable(f"purgebus: NATS at {', '.join(servers) or '?'}: {what}", servers)
+
+    async def purge_and_wait(
+        self, event: ContentChanged, timeout: float = 30.0, *, correlation_id: str | None = None
+    ) -> Result:
+        """purge_and_wait is the immediate form: it publishes the event and returns its result.
+
+        It subscribes to ``purge.result.*.<id>`` before publishing, so a fast
+        result cannot be missed, and finds a result already stored for an
+        event published before. It raises :class:`~purgebus.PurgeTimeout`
+        (carrying the event ID) when no result came within timeout seconds;
+        the purge still happens.
+        """
+        data = self.prepare(event)
+        deadline = time.monotonic() + timeout
+        sub = await self._nc.subscribe(result_filter(event.id), max_msgs=1)
+        try:
+            duplicate = await self._publish(event.id, data, correlation_id)
+            if duplicate:
+                stored = await self.get_result(event.id)
+                if stored is not None:
+                    return stored
+            try:
+                msg = await sub.next_msg(timeout=max(deadline - time.monotonic(), 0.001))
+            except nats.errors.TimeoutError:
+                raise PurgeTimeout(event.id, timeout) from None
+            return Result.decode(msg.data)
+        finally:
+            try:
+                await sub.unsubscribe()
+            except nats.errors.Error:
+                pass
+
+    async def get_result(self, event_id: str) -> Result | None:
+        """get_result returns the stored result of event event_id, or None when there is none yet."""
+        for outcome in Outcome:
+            try:
+                msg = await self._js.get_last_msg(self.config.result_stream, result_subject(outcome.value, event_id))
+            except nats.js.errors.NotFoundError:
+                continue
+            except (asyncio.TimeoutError, nats.errors.TimeoutError) as e:
+                raise self._unavailable(f"no answer from stream {self.config.result_stream}") from e
+            if msg.data:
+                return Result.decode(msg.data)
+        return None
+
+    async def subscribe_results(
+        self,
+        *,
+        outcome: Outcome | str | Iterable[Outcome | str] | None = None,
+        source: str | None = None,
+        deliver_all: bool = False,
+    ) -> ResultSubscription:
+        """subscribe_results subscribes to result events and returns once the subscription is in place.
+
+        Iterate the returned :class:`ResultSubscription` with ``async for``;
+        see :meth:`results` for the filters.
+        """
+        outcomes = _outcomes(outcome)
+        subject = f"{SUBJECT_RESULTS}.{next(iter(outcomes))}.>" if len(outcomes) == 1 else f"{SUBJECT_RESULTS}.>"
+        sub = await self._js.subscribe(
+            subject,
+            stream=self.config.result_stream,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL if deliver_all else DeliverPolicy.NEW,
+        )
+        return ResultSubscription(sub, outcomes, source)
+
+    async def results(
+        self,
+        *,
+        outcome: Outcome | str | Iterable[Outcome | str] | None = None,
+        source: str | None = None,
+        deliver_all: bool = False,
+    ) -> AsyncIterator[Result]:
+        """Results yields result events as they are published, for services that follow outcomes.
+
+        ``outcome`` keeps one outcome (or several); ``source`` keeps the
+        results of one event source. With ``deliver_all`` the results the
+        stream keeps (7 days by default) come first.
+        """
+        rs = await self.subscribe_results(outcome=outcome, source=source, deliver_all=deliver_all)
+        try:
+            async for r in rs:
+                yield r
+        finally:
+            await rs.unsubscribe()
+
+
+class ResultSubscription:
+    """ResultSubscription is an async iterator over result events, filtered."""
+
+    def __init__(self, sub: Any, outcomes: set[str], source: str | None) -> None:
+        self._sub = sub
+        self._outcomes = outcomes
+        self._source = source
+
+    def __aiter__(self) -> ResultSubscription:
+        return self
+
+    async def __anext__(self) -> Result:
+        while True:
+            msg = await self._sub.next_msg(timeout=None)
+            try:
+                r = Result.decode(msg.data)
+            except ValueError:
+                continue
+            if self._outcomes and r.outcome.value not in self._outcomes:
+                continue
+            if self._source is not None and r.source != self._source:
+                continue
+            return r
+
+    async def unsubscribe(self) -> None:
+        """Unsubscribe ends the subscription (and its ordered consumer)."""
+        try:
+            await self._sub.unsubscribe()
+        except nats.errors.Error:
+            pass
+
+
+def _outcomes(outcome: Outcome | str | Iterable[Outcome | str] | None) -> set[str]:
+    if outcome is None:
+        return set()
+    items = [outcome] if isinstance(outcome, str) else list(outcome)
+    return {Outcome(o).value for o in items}
