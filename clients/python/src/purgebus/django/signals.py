@@ -36,6 +36,7 @@ from .conf import get_publisher, get_settings
 from .senders import absolute_url, build_events, iter_urls
 
 __all__ = [
+    "PurgeSignal",
     "purge_failed",
     "purge_request",
     "purge_request_handler",
@@ -44,10 +45,34 @@ __all__ = [
     "queue_purge_request_handler",
 ]
 
+
+class _SenderCache(dict[Any, Any]):
+    """_SenderCache lets Signal.send look up an unhashable sender (a list of URLs) and find nothing.
+
+    Django's Signal.send asks its sender cache about the sender even when
+    it does not cache, which fails for a list; django-akamai's senders
+    include lists of URLs.
+    """
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return super().get(key, default)
+        except TypeError:
+            return default
+
+
+class PurgeSignal(Signal):
+    """PurgeSignal is a Signal whose sender may be a list of URLs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sender_receivers_cache = _SenderCache()
+
+
 #: purge_request purges the sender's URLs and waits for the result.
-purge_request = Signal()
+purge_request = PurgeSignal()
 #: queue_purge_request queues a purge of the sender's URLs (on commit inside a transaction).
-queue_purge_request = Signal()
+queue_purge_request = PurgeSignal()
 #: purge_succeeded is sent for each succeeded result (``result=``) by ``purgebus_results``.
 purge_succeeded = Signal()
 #: purge_failed is sent for each failed or partial result (``result=``) by ``purgebus_results``.
