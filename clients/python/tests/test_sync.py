@@ -94,3 +94,13 @@ def test_child_after_fork_connects_anew(sync_pub: SyncPublisher) -> None:
     again = sync_pub.publish(new_content_changed("py-fork").add_urls("https://www.example.com/parent2"))
     for event_id in (parent_id, child_id, again):
         assert wait_result(sync_pub, event_id).outcome is Outcome.SUCCEEDED  # type: ignore[attr-defined]
+
+
+def test_purge_and_wait_timeout_carries_the_event_id(sync_pub: SyncPublisher) -> None:
+    from purgebus import PurgeTimeout
+
+    e = new_content_changed("py-sync").add_urls("https://www.example.com/sync-late")
+    with pytest.raises(PurgeTimeout) as info:
+        sync_pub.purge_and_wait(e, 0.0001)
+    assert info.value.event_id == e.id
+    assert wait_result(sync_pub, e.id).outcome is Outcome.SUCCEEDED  # type: ignore[attr-defined]

@@ -191,6 +191,10 @@ def _result(fut: Future[T], timeout: float, settings: ConnectionSettings) -> T:
     try:
         return fut.result(timeout)
     except FutureTimeout:
+        if fut.done() and not fut.cancelled():
+            # The coroutine's own TimeoutError (PurgeTimeout): since Python
+            # 3.11 it is the same class as the future's.
+            raise
         fut.cancel()
         raise PurgebusUnavailable(
             f"purgebus: no answer from NATS at {', '.join(settings.servers)} within {timeout:g}s", settings.servers
