@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from consumerproc import Consumer, ConsumerError, build_consumer, free_port, start_consumer, stop_consumer
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Consumer:
-    """Consumer is a running purgebus consumer with its embedded NATS."""
-
-    nats_url: str
-    http_url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
+__all__ = ["Consumer", "NatsWatch", "free_port", "stop_consumer", "wait_result"]
 
 
 @pytest.fixture(scope="session")
@@ -40,67 +20,19 @@ def consumer_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     prebuilt = os.environ.get("PURGEBUS_CONSUMER_BIN")
     if prebuilt:
         return Path(prebuilt)
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail("the Python tests need Go to build the real consumer (./cmd/consumer)")
-    out = tmp_path_factory.mktemp("bin") / "consumer"
-    subprocess.run([go, "build", "-o", str(out), "./cmd/consumer"], cwd=REPO, check=True)
-    return out
-
-
-def start_consumer(binary: Path, workdir: Path, *extra: str) -> Consumer:
-    nats_port, http_port = free_port(), free_port()
-    log = workdir / "consumer.log"
-    proc = subprocess.Popen(
-        [
-            str(binary),
-            "--sandbox",
-            "--nats-listen",
-            f"127.0.0.1:{nats_port}",
-            "--http-addr",
-            f"127.0.0.1:{http_port}",
-            "--data-dir",
-            str(workdir / "data"),
-            "--log-level",
-            "warn",
-            *extra,
-        ],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("NATS_", "PURGEBUS_", "AKAMAI_"))},
-    )
-    http_url = f"http://127.0.0.1:{http_port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"the consumer exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(http_url + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the consumer was not ready within 60s:\n{log.read_text()}")
-        time.sleep(0.1)
-    return Consumer(f"nats://127.0.0.1:{nats_port}", http_url, proc, log)
-
-
-def stop_consumer(c: Consumer) -> None:
-    if c.proc.poll() is None:
-        c.proc.send_signal(signal.SIGTERM)
-        try:
-            c.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            c.proc.kill()
-            c.proc.wait()
+    try:
+        return build_consumer(tmp_path_factory.mktemp("bin") / "consumer")
+    except ConsumerError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def consumer(consumer_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consumer]:
     """consumer runs one consumer for the session; NATS_URL points every client at it."""
-    c = start_consumer(consumer_bin, tmp_path_factory.mktemp("consumer"))
+    try:
+        c = start_consumer(consumer_bin, tmp_path_factory.mktemp("consumer"))
+    except ConsumerError as e:
+        pytest.fail(str(e))
     old = os.environ.get("NATS_URL")
     os.environ["NATS_URL"] = c.nats_url
     try:
