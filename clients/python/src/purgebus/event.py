@@ -212,7 +212,8 @@ class ContentChanged:
             raise InvalidEventError(
                 f"event ID {self.id!r} is not 1 to {MAX_ID_LENGTH} letters, digits and -_:=+", "bad_id"
             )
-        copy.deepcopy(self).normalize()
+        # normalize replaces the lists it changes, so a shallow copy keeps self as it is.
+        copy.copy(self).normalize()
         data = self.encode()
         if max_bytes > 0 and len(data) > max_bytes:
             raise InvalidEventError(f"event is {len(data)} bytes; the limit is {max_bytes}", "too_large")

@@ -75,7 +75,10 @@ class SyncPublisher:
             return self._loop, self._pub
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        loop, _ = self._ensure()
+        loop = self._loop
+        if loop is None:
+            coro.close()
+            raise PurgebusUnavailable("purgebus: the publisher was closed", self.settings.servers)
         return _result(asyncio.run_coroutine_threadsafe(coro, loop), timeout, self.settings)
 
     def connect(self) -> None:

@@ -14,17 +14,18 @@ from datetime import datetime, timedelta, timezone
 __all__ = ["canonical_time", "encoded_string_size", "format_time", "go_string", "parse_time"]
 
 _go_escape = json.JSONEncoder(ensure_ascii=False)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def go_string(s: str) -> str:
     """go_string returns s as a JSON string literal the way Go encodes it (no HTML escaping)."""
     out = _go_escape.encode(s)
+    if out.isascii():
+        return out
     if "\u2028" in out or "\u2029" in out:
         out = out.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    if any("\ud800" <= c <= "\udfff" for c in out):
-        # Go replaces invalid UTF-8 (a lone surrogate here) by U+FFFD.
-        out = "".join("\\ufffd" if "\ud800" <= c <= "\udfff" else c for c in out)
-    return out
+    # Go replaces invalid UTF-8 (a lone surrogate here) by U+FFFD.
+    return _SURROGATE.sub(lambda _: "\\ufffd", out)
 
 
 def encoded_string_size(s: str) -> int:
