@@ -165,3 +165,19 @@ def test_large_list_becomes_several_events() -> None:
         assert r.outcome is Outcome.SUCCEEDED  # type: ignore[attr-defined]
         got += url_objects(r)  # type: ignore[arg-type]
     assert got == urls
+
+
+@pytest.mark.django_db(transaction=True)
+def test_queue_purge_request_raises_when_nats_is_down(settings: Any) -> None:
+    import time
+
+    from conftest import free_port
+    from purgebus import PurgebusUnavailable
+
+    url = f"nats://127.0.0.1:{free_port()}"
+    settings.PURGEBUS = {**settings.PURGEBUS, "NATS_URL": url, "TIMEOUT": 0.5}
+    start = time.monotonic()
+    with pytest.raises(PurgebusUnavailable) as info:
+        queue_purge_request.send("https://www.example.com/down")
+    assert time.monotonic() - start < 2.5
+    assert url in str(info.value)

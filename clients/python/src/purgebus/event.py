@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -213,7 +213,7 @@ class ContentChanged:
                 f"event ID {self.id!r} is not 1 to {MAX_ID_LENGTH} letters, digits and -_:=+", "bad_id"
             )
         # normalize replaces the lists it changes, so a shallow copy keeps self as it is.
-        copy.copy(self).normalize()
+        dataclasses.replace(self).normalize()
         data = self.encode()
         if max_bytes > 0 and len(data) > max_bytes:
             raise InvalidEventError(f"event is {len(data)} bytes; the limit is {max_bytes}", "too_large")

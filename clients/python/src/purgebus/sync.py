@@ -87,8 +87,8 @@ class SyncPublisher:
 
     def publish(self, event: ContentChanged, *, correlation_id: str | None = None) -> str:
         """Publish is the queued form: it returns the event's ID once JetStream stored the event."""
+        data = self.prepare(event)  # a bad event is refused before connecting
         _, pub = self._ensure()
-        data = pub.prepare(event)
         self._call(pub.publish_encoded(event.id, data, correlation_id=correlation_id), self.config.timeout + 1)
         return event.id
 
@@ -110,6 +110,7 @@ class SyncPublisher:
         It raises :class:`~purgebus.PurgeTimeout` carrying the event ID when
         the result did not come within timeout seconds.
         """
+        self.prepare(event)  # a bad event is refused before connecting
         _, pub = self._ensure()
         return self._call(
             pub.purge_and_wait(event, timeout, correlation_id=correlation_id), timeout + self.config.timeout + 1

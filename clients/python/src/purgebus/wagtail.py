@@ -27,7 +27,6 @@ from typing import Any
 from wagtail.contrib.frontend_cache.backends.base import BaseBackend
 
 from .errors import PurgebusError
-from .sync import SyncPublisher
 
 __all__ = ["PurgebusBackend"]
 
@@ -56,7 +55,6 @@ class PurgebusBackend(BaseBackend):  # type: ignore[misc]
             if isinstance(cpcodes, Mapping)
             else {"*": list(cpcodes)}
         )
-        self._publisher: SyncPublisher | None = params.get("PUBLISHER")
 
     def purge(self, url: str) -> None:
         """Purge queues a purge of one URL."""
@@ -111,7 +109,7 @@ class PurgebusBackend(BaseBackend):  # type: ignore[misc]
                 network=self.network,
                 source=self.source,
             )
-            pub = self._publisher or get_publisher()
+            pub = get_publisher()
             for e, data in events:
                 pub.publish_prepared(e.id, data)
                 logger.info("purgebus: queued event %s with %d object(s)", e.id, e.objects())
