@@ -84,3 +84,13 @@ def test_add_refuses_what_it_cannot_purge() -> None:
     with pytest.raises(TypeError):
         pr.add(42)
     assert pr.urls == []
+
+
+@pytest.mark.django_db
+def test_django_akamai_credentials_arguments_are_accepted_and_ignored() -> None:
+    with pytest.warns(DeprecationWarning, match="consumer holds the Akamai credentials"):
+        pr = PurgeRequest(
+            "https://www.example.com/legacy", edgegrid_host="akab-x.purge.akamaiapis.net", edgegrid_auth=object()
+        )
+    [result] = pr.purge_all(rate_limit_delay=60)
+    assert result.outcome is Outcome.SUCCEEDED

@@ -17,6 +17,7 @@ limit allows, and the consumer packs them into Fast Purge requests.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from ..result import Result
@@ -47,7 +48,17 @@ class PurgeRequest:
         source: str | None = None,
         timeout: float | None = None,
         publisher: SyncPublisher | None = None,
+        edgegrid_host: object = None,
+        edgegrid_auth: object = None,
     ) -> None:
+        if edgegrid_host is not None or edgegrid_auth is not None:
+            # django-akamai took Akamai credentials here; the consumer holds them now.
+            warnings.warn(
+                "PurgeRequest ignores edgegrid_host and edgegrid_auth: the purgebus consumer holds the Akamai "
+                "credentials",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         conf = get_settings()
         self.action = action or conf.action
         self.network = network or conf.network
@@ -112,8 +123,12 @@ class PurgeRequest:
             out.append((list(event.urls), result))
         return out
 
-    def purge_all(self) -> list[Result]:
-        """purge_all purges everything pending and returns the results."""
+    def purge_all(self, rate_limit_delay: float | None = None) -> list[Result]:
+        """purge_all purges everything pending and returns the results.
+
+        rate_limit_delay is django-akamai's and is ignored: the consumer paces
+        purges to Akamai's rate limits and retries them.
+        """
         return [r for _, r in self.purge()]
 
     def queue(self) -> list[str]:
