@@ -65,6 +65,21 @@ def test_purge_batch_is_one_event_and_purge_hostname_is_a_cpcode_purge() -> None
     assert rs[("cpcode",)].purges[0].objects == ["424242"]
     assert rs[("tag",)].purges[0].objects == ["section-news"]
     assert len(results_of(source, 4, idle=1.5)) == 3
+    assert backend.hostname_purge_supported
+
+
+@pytest.mark.django_db
+def test_purge_everything_purges_every_cp_code() -> None:
+    source = "wagtail-" + uuid.uuid4().hex[:8]
+    conf = {"BACKEND": "purgebus.wagtail.PurgebusBackend", "SOURCE": source, "CPCODES": {"a": [2, 1], "b": [1, 3]}}
+    backend = get_backends({"b": conf})["b"]
+    backend.purge_everything()
+    [r] = results_of(source, 1)
+    assert [(p.type, p.objects) for p in r.purges] == [("cpcode", ["1", "2", "3"])]
+    plain = get_backends({"p": {"BACKEND": "purgebus.wagtail.PurgebusBackend"}})["p"]
+    assert not plain.hostname_purge_supported
+    with pytest.raises(NotImplementedError):
+        plain.purge_everything()
 
 
 @pytest.mark.django_db

@@ -87,6 +87,21 @@ class PurgebusBackend(BaseBackend):  # type: ignore[misc]
             return
         self._queue(cpcodes=codes, what=[f"{hostname} (CP codes {', '.join(map(str, codes))})"])
 
+    @property
+    def hostname_purge_supported(self) -> bool:
+        """hostname_purge_supported tells Wagtail's purge_site() that purge_hostname() works (CP codes are set)."""
+        return bool(self.cpcodes)
+
+    def purge_everything(self) -> None:
+        """purge_everything purges every configured CP code (Wagtail's whole-cache purge).
+
+        Without CP codes it raises NotImplementedError, as Wagtail's base backend does.
+        """
+        codes = sorted({c for cs in self.cpcodes.values() for c in cs})
+        if not codes:
+            raise NotImplementedError("purge_everything needs CPCODES in WAGTAILFRONTENDCACHE")
+        self._queue(cpcodes=codes, what=[f"everything (CP codes {', '.join(map(str, codes))})"])
+
     def _queue(
         self,
         *,
