@@ -81,3 +81,23 @@ def test_wrong_password_is_unavailable_with_the_reason(auth_consumer: Consumer) 
     msg = str(info.value)
     assert auth_consumer.nats_url in msg and "authorization" in msg.lower()
     assert "wrong" not in msg, "the password is not in the error"
+
+
+def test_publish_raises_when_nats_goes_away(consumer_bin: Path, tmp_path: Path) -> None:
+    import time
+
+    from purgebus import SyncPublisher
+
+    c = start_consumer(consumer_bin, tmp_path)
+    pub = SyncPublisher(ConnectionSettings(url=c.nats_url, timeout=1))
+    try:
+        pub.publish(new_content_changed("py-gone").add_urls("https://www.example.com/before"))
+        stop_consumer(c)
+        start = time.monotonic()
+        with pytest.raises(PurgebusUnavailable) as info:
+            pub.publish(new_content_changed("py-gone").add_urls("https://www.example.com/after"))
+        assert time.monotonic() - start < 3
+        assert c.nats_url.removeprefix("nats://") in str(info.value)
+    finally:
+        stop_consumer(c)
+        pub.close()

@@ -181,14 +181,29 @@ class SyncPublisher:
             self._loop = self._pub = self._thread = None
         if loop is None:
             return
-        if pub is not None:
-            try:
-                asyncio.run_coroutine_threadsafe(pub.close(), loop).result(self.config.timeout + 1)
-            except Exception:  # noqa: BLE001 - closing at any cost
-                pass
+        fut = asyncio.run_coroutine_threadsafe(_shutdown(pub, self.config.timeout), loop)
+        try:
+            fut.result(self.config.timeout * 2 + 1)
+        except Exception:  # noqa: BLE001 - closing at any cost
+            pass
         loop.call_soon_threadsafe(loop.stop)
         if thread is not None:
             thread.join(self.config.timeout)
+            if not thread.is_alive():
+                loop.close()
+
+
+async def _shutdown(pub: Publisher | None, timeout: float) -> None:
+    """_shutdown closes the publisher and ends every task left on the loop, so none is destroyed pending."""
+    if pub is not None:
+        try:
+            await asyncio.wait_for(pub.close(), timeout)
+        except Exception:  # noqa: BLE001 - a dead connection is closed all the same
+            pass
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _result(fut: Future[T], timeout: float, settings: ConnectionSettings) -> T:
