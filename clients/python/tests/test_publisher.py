@@ -215,3 +215,43 @@ def test_subject_must_be_content_changed_or_below() -> None:
     for bad in ("content", "content.changedx", "content.changed.*", "other.subject"):
         with pytest.raises(ValueError):
             PublisherConfig(subject=bad)
+
+
+def dup_event(source: str, url: str, page: str, event_id: str = "") -> Any:
+    return new_content_changed(source).add_urls(url).with_metadata("page", page).with_id(event_id)
+
+
+def test_publish_receipt_tells_a_retry_from_a_reused_id(consumer: Consumer) -> None:
+    from purgebus import DuplicateEventError
+
+    d1, d2 = "https://www.example.com/d1", "https://www.example.com/d2"
+
+    async def body(pub: Publisher) -> None:
+        e = dup_event("py-dup", d1, "1")
+        first = await pub.publish_receipt(e)
+        assert (first.id, first.stream, first.duplicate) == (e.id, "CONTENT", False)
+        retry = await pub.publish_receipt(dup_event("py-dup-retry", d1, "1", e.id))
+        assert retry.duplicate and retry.sequence == first.sequence, "a retry (other source and time) is harmless"
+        deadline = time.monotonic() + 20
+        while await pub.get_result(e.id) is None:  # now only the result tells the content
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert (await pub.publish_receipt(dup_event("py-dup", d1, "1", e.id))).duplicate
+        with pytest.raises(DuplicateEventError) as info:
+            await pub.publish(dup_event("py-dup", d2, "1", e.id))
+        err = info.value
+        assert (err.id, err.stream, err.sequence) == (e.id, "CONTENT", first.sequence)
+        assert f"the new event also has url invalidate production {d2}" in err.difference
+        assert f"the stored one also has url invalidate production {d1}" in err.difference
+        with pytest.raises(DuplicateEventError, match="their metadata differ"):
+            await pub.purge_and_wait(dup_event("py-dup", d1, "2", e.id), 5)
+
+    run(consumer, body)
+
+
+def test_refused_url_with_credentials_does_not_repeat_them() -> None:
+    e = new_content_changed("py").add_urls("https://purge:hunter2@www.example.com/a").with_id("creds")
+    with pytest.raises(InvalidEventError) as info:
+        e.validate()
+    assert info.value.code == "user_info"
+    assert "hunter2" not in str(info.value) and "purge:[redacted]@www.example.com" in str(info.value)

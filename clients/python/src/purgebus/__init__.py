@@ -7,6 +7,7 @@ builder, :class:`Publisher` (``publish``, ``purge_and_wait``, ``results``),
 """
 
 from .connection import DEFAULT_NATS_URL, ConnectionSettings
+from .duplicate import DuplicateEventError, Receipt
 from .errors import InvalidEventError, InvalidObjectError, PurgebusError, PurgebusUnavailable, PurgeTimeout
 from .event import DEFAULT_MAX_EVENT_BYTES, ContentChanged, URLer, new_content_changed
 from .objects import Action, Network, ObjectType
@@ -43,6 +44,7 @@ __all__ = [
     "Action",
     "ConnectionSettings",
     "ContentChanged",
+    "DuplicateEventError",
     "Escalation",
     "Failure",
     "InvalidEventError",
@@ -57,6 +59,7 @@ __all__ = [
     "PurgeTimeout",
     "PurgebusError",
     "PurgebusUnavailable",
+    "Receipt",
     "Result",
     "SyncPublisher",
     "URLer",

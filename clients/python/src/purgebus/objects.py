@@ -62,7 +62,7 @@ class Network(str, Enum):
 # ASCII that needs no percent-encoding. Most URLs are such, and are
 # returned as they are without the character-by-character walk.
 _BAD = '\\x00-\\x20\\x7f-\\U0010ffff"<>\\\\^`{|}'
-_PLAIN_URL = re.compile(f"https?://[^{_BAD}/?#:][^{_BAD}/?#]*(?:[/?#][^{_BAD}]*)?")
+_PLAIN_URL = re.compile(f"https?://[^{_BAD}/?#:@%]+(?:[/?][^{_BAD}#@%]*)?")
 
 
 def normalize_url(raw: str) -> str:
@@ -105,6 +105,10 @@ def normalize_url(raw: str) -> str:
     host = rest[:host_end]
     if host == "" or host.startswith(":"):
         raise bad("missing host")
+    reason, code, redact = _structure_problem(rest, host_end)
+    if reason:
+        shown = raw[: len(raw) - len(rest)] + _redact_authority(rest) if redact else raw
+        raise InvalidObjectError("url", shown, reason, code)
     escapes = 0
     for i, ch in enumerate(rest):
         c = ord(ch)
@@ -133,6 +137,80 @@ def normalize_url(raw: str) -> str:
     if n > _MAX_OBJECT_BYTES:
         raise bad(f"URL is {n} bytes encoded; a request body holds at most {_MAX_OBJECT_BYTES}")
     return u
+
+
+def _structure_problem(rest: str, host_end: int) -> tuple[str, str, bool]:
+    """_structure_problem says why a URL cannot name an object in Akamai's cache: (reason, code, redact).
+
+    rest is the URL after "://" (or an ARL after its fields), rest[:host_end]
+    its host. Akamai's cache key is the host, path and query: user info is
+    never part of it (and must not travel with a purge), a fragment never
+    leaves the browser, and a bad port or a '%' starting no escape makes a
+    URL no client requests. redact says the URL carries credentials.
+    """
+    authority = rest.split("/", 1)[0]
+    if "@" in authority:
+        return (
+            "user info (user:password@) in URL: Akamai purges by host, path and query, "
+            "and credentials must not travel with a purge",
+            "user_info",
+            True,
+        )
+    port_reason = _port_problem(rest[:host_end])
+    if port_reason:
+        return port_reason, "bad_port", False
+    for i, ch in enumerate(rest):
+        if ch == "%" and not (i + 2 < len(rest) and _is_hex(rest[i + 1]) and _is_hex(rest[i + 2])):
+            return (
+                f"invalid percent-escape {rest[i : i + 3]!r}: '%' must start %XX with two hexadecimal digits "
+                "(write a literal '%' as %25)",
+                "bad_escape",
+                False,
+            )
+        if ch == "#":
+            return (
+                "fragment (#…) in URL: it never reaches the CDN, so the URL without it is what would be purged; "
+                "remove it",
+                "fragment",
+                False,
+            )
+    return "", "", False
+
+
+def _port_problem(host: str) -> str:
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0:
+            return "IPv6 host without its closing ']'"
+        host = host[end + 1 :]
+        if host == "":
+            return ""
+        if host[0] != ":":
+            return "characters after an IPv6 host's ']' that are not a port"
+        host = "x" + host
+    i = host.find(":")
+    if i < 0:
+        return ""
+    port = host[i + 1 :]
+    if port == "":
+        return ""  # RFC 3986 allows it: the scheme's default port.
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 1 << 16:
+        return f"invalid port {port!r}: a port is a number from 1 to 65535"
+    return ""
+
+
+def _is_hex(c: str) -> bool:
+    return c in "0123456789abcdefABCDEF"
+
+
+def _redact_authority(rest: str) -> str:
+    """_redact_authority replaces the password of the user info in rest (all of it without a password)."""
+    authority = rest.split("/", 1)[0]
+    at = authority.rfind("@")
+    if at < 0:
+        return rest
+    user, colon, _ = authority[:at].partition(":")
+    return (user + ":[redacted]" if colon else "[redacted]") + rest[at:]
 
 
 def normalize_tag(tag: str) -> str:

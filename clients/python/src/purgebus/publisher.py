@@ -13,7 +13,8 @@ from nats.aio.client import Client as NATS
 from nats.js.api import DeliverPolicy
 
 from .connection import DEFAULT_TIMEOUT, ConnectionSettings
-from .errors import PurgebusError, PurgebusUnavailable, PurgeTimeout
+from .duplicate import Content, DuplicateEventError, Receipt, content_of_event, content_of_result
+from .errors import InvalidEventError, PurgebusError, PurgebusUnavailable, PurgeTimeout
 from .event import DEFAULT_MAX_EVENT_BYTES, ContentChanged
 from .result import Outcome, Result
 from .subject import (
@@ -113,11 +114,21 @@ class Publisher:
         await self._publish(event.id, data, correlation_id)
         return event.id
 
-    async def publish_encoded(self, event_id: str, data: bytes, *, correlation_id: str | None = None) -> bool:
-        """publish_encoded publishes an event that :meth:`prepare` returned, and reports whether it was a duplicate."""
+    async def publish_receipt(self, event: ContentChanged, *, correlation_id: str | None = None) -> Receipt:
+        """publish_receipt is :meth:`publish`, returning what JetStream stored.
+
+        ``Receipt.duplicate`` tells a harmless retry (the same content under
+        an ID already stored) from a first publish; an ID already used for
+        other content raises :class:`~purgebus.DuplicateEventError`.
+        """
+        data = self.prepare(event)
+        return await self._publish(event.id, data, correlation_id)
+
+    async def publish_encoded(self, event_id: str, data: bytes, *, correlation_id: str | None = None) -> Receipt:
+        """publish_encoded publishes an event that :meth:`prepare` returned, like :meth:`publish_receipt`."""
         return await self._publish(event_id, data, correlation_id)
 
-    async def _publish(self, event_id: str, data: bytes, correlation_id: str | None) -> bool:
+    async def _publish(self, event_id: str, data: bytes, correlation_id: str | None) -> Receipt:
         headers = {MSG_ID_HEADER: event_id}
         if correlation_id:
             headers[CORRELATION_ID_HEADER] = correlation_id
@@ -132,7 +143,45 @@ class Publisher:
             ) from e
         except nats.js.errors.APIError as e:
             raise PurgebusError(f"purgebus: publish {event_id}: {e}") from e
-        return bool(ack.duplicate)
+        receipt = Receipt(event_id, ack.stream, ack.seq, bool(ack.duplicate))
+        if receipt.duplicate:
+            await self._check_duplicate(data, receipt)
+        return receipt
+
+    async def _check_duplicate(self, data: bytes, r: Receipt) -> None:
+        """_check_duplicate compares the event with the one JetStream stored first under its ID.
+
+        That one is still in the content stream while it waits or is being
+        purged (the stream is a work queue); once purged, its result names
+        every object. Neither there (its result aged out): the content cannot
+        be told, which is an error too, since the new objects may be unpurged.
+        """
+
+        def dup(difference: str) -> DuplicateEventError:
+            return DuplicateEventError(r.id, r.stream, r.sequence, difference)
+
+        want = content_of_event(data)
+        try:
+            stored = await self._js.get_msg(r.stream, r.sequence)
+        except nats.js.errors.NotFoundError:
+            stored = None
+        except (asyncio.TimeoutError, nats.errors.TimeoutError) as e:
+            raise self._unavailable(f"event {r.id} is a duplicate; no answer reading stream {r.stream}") from e
+        if stored is not None and stored.data:
+            try:
+                got: Content | None = content_of_event(stored.data)
+            except InvalidEventError as e:
+                raise dup(f"the stored event is not valid ({e})") from None
+        else:
+            result = await self.get_result(r.id)
+            if result is None:
+                raise dup("the stored event was purged and its result is gone, so its content cannot be compared")
+            got = content_of_result(result)
+            if got is None:
+                raise dup("its result does not name every object, so its content cannot be compared")
+        difference = got.difference(want) if got is not None else ""
+        if difference:
+            raise dup(difference)
 
     def _unavailable(self, what: str) -> PurgebusUnavailable:
         servers = [str(u.geturl()) for u in self._nc.servers] if self._nc.servers else []
@@ -153,8 +202,8 @@ class Publisher:
         deadline = time.monotonic() + timeout
         sub = await self._nc.subscribe(result_filter(event.id), max_msgs=1)
         try:
-            duplicate = await self._publish(event.id, data, correlation_id)
-            if duplicate:
+            receipt = await self._publish(event.id, data, correlation_id)
+            if receipt.duplicate:
                 stored = await self.get_result(event.id)
                 if stored is not None:
                     return stored

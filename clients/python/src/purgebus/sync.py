@@ -20,6 +20,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 from .connection import ConnectionSettings
+from .duplicate import Receipt
 from .errors import PurgebusUnavailable
 from .event import ContentChanged
 from .publisher import Publisher, PublisherConfig
@@ -87,15 +88,21 @@ class SyncPublisher:
 
     def publish(self, event: ContentChanged, *, correlation_id: str | None = None) -> str:
         """Publish is the queued form: it returns the event's ID once JetStream stored the event."""
-        data = self.prepare(event)  # a bad event is refused before connecting
-        _, pub = self._ensure()
-        self._call(pub.publish_encoded(event.id, data, correlation_id=correlation_id), self.config.timeout + 1)
+        self.publish_receipt(event, correlation_id=correlation_id)
         return event.id
 
-    def publish_prepared(self, event_id: str, data: bytes, *, correlation_id: str | None = None) -> None:
-        """publish_prepared publishes an event that :meth:`Publisher.prepare` encoded."""
+    def publish_receipt(self, event: ContentChanged, *, correlation_id: str | None = None) -> Receipt:
+        """publish_receipt is :meth:`publish`, returning what JetStream stored (see Publisher.publish_receipt)."""
+        data = self.prepare(event)
+        return self.publish_prepared(event.id, data, correlation_id=correlation_id)
+
+    def publish_prepared(self, event_id: str, data: bytes, *, correlation_id: str | None = None) -> Receipt:
+        """publish_prepared publishes an event that :meth:`prepare` encoded, and returns its Receipt."""
         _, pub = self._ensure()
-        self._call(pub.publish_encoded(event_id, data, correlation_id=correlation_id), self.config.timeout + 1)
+        # A duplicate's check reads the stored event: up to three more round trips.
+        return self._call(
+            pub.publish_encoded(event_id, data, correlation_id=correlation_id), self.config.timeout * 4 + 1
+        )
 
     def prepare(self, event: ContentChanged) -> bytes:
         """Prepare gives the event an ID, validates it and returns its encoding, without connecting."""
