@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/health"
 	"github.com/purgebus/purgebus/metrics"
 )
@@ -85,6 +86,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	case <-ctx.Done():
 		log.Info("shutting down: draining events in flight", "timeout", cfg.ShutdownTimeout)
 	case err := <-c.Err():
+		if errors.Is(err, bus.ErrPermission) {
+			// Unfinished events stay in JetStream for a consumer with
+			// the permission.
+			_ = c.Close()
+			return err
+		}
 		log.Error("router stopped", "err", err)
 	}
 	if err := c.Close(); err != nil {

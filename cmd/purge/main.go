@@ -62,6 +62,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/purgebus/purgebus/bus"
 )
 
 // Exit statuses.
@@ -85,6 +87,10 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
+	// perms records the requests the NATS server refused for lack of
+	// permission; cleanup runs when the command ends.
+	perms   bus.Permissions
+	cleanup []func()
 }
 
 // notSuccessError reports a --wait whose outcome was not succeeded; the
@@ -129,6 +135,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		c.topUsage(stderr)
 		return exitUsage
+	}
+	for _, f := range c.cleanup {
+		f()
+	}
+	if perr := c.perms.Err(); perr != nil {
+		switch {
+		case err == nil:
+			// Refused on the side (say, cleaning up): the command did
+			// its job, but the user's permissions need a look.
+			fmt.Fprintf(stderr, "purge %s: warning: %v\n", cmd.name, perr)
+		default:
+			// The refusal ended the command's context: name it
+			// along with what it interrupted.
+			err = bus.WithRefusal(err, perr)
+		}
 	}
 	var ue *usageError
 	var ns *notSuccessError
