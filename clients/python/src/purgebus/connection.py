@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ _ENV: dict[str, tuple[str, ...]] = {
     "tls_ca": ("PURGEBUS_NATS_TLS_CA", "NATS_CA"),
     "tls_cert": ("PURGEBUS_NATS_TLS_CERT", "NATS_CERT"),
     "tls_key": ("PURGEBUS_NATS_TLS_KEY", "NATS_KEY"),
+    "tls_server_name": ("PURGEBUS_NATS_TLS_SERVER_NAME",),
+    "tls_first": ("PURGEBUS_NATS_TLS_FIRST",),
+    "inbox_prefix": ("PURGEBUS_NATS_INBOX_PREFIX",),
 }
 
 
@@ -43,8 +47,12 @@ class ConnectionSettings:
     The fields match the consumer's flags: ``url`` (``--nats-url``,
     ``NATS_URL``; comma-separated for a cluster), ``creds`` (``--nats-creds``),
     ``nkey`` (``--nats-nkey``, a file holding the seed), ``token``,
-    ``user``/``password``, ``tls_ca``, ``tls_cert``/``tls_key``. ``timeout``
-    bounds connecting and each publish (seconds).
+    ``user``/``password``, ``tls_ca``, ``tls_cert``/``tls_key``,
+    ``tls_server_name`` (``--nats-tls-server-name``), ``tls_first``
+    (``--nats-tls-first``), ``inbox_prefix`` (``--nats-inbox-prefix``: a
+    publisher allowed to subscribe to its own inbox prefix only, see
+    docs/nats-permissions.md). ``timeout`` bounds connecting and each
+    publish (seconds).
     """
 
     url: str = DEFAULT_NATS_URL
@@ -56,6 +64,9 @@ class ConnectionSettings:
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    tls_server_name: str | None = None
+    tls_first: bool = False
+    inbox_prefix: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     name: str = "purgebus-python"
 
@@ -69,6 +80,8 @@ class ConnectionSettings:
                 if env.get(k):
                     values[name] = env[k]
                     break
+        if "tls_first" in values:
+            values["tls_first"] = str(values["tls_first"]).lower() in ("1", "true", "yes", "on")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -98,13 +111,15 @@ class ConnectionSettings:
         ):
             if path is not None and not os.path.isfile(path):
                 out.append(f"{what} {path!r} does not exist")
+        if self.inbox_prefix is not None and not re.fullmatch(r"[^\s*>]+", self.inbox_prefix):
+            out.append(f"inbox prefix {self.inbox_prefix!r} is not a subject without wildcards")
         if not self.timeout > 0:
             out.append("the timeout must be positive")
         return out
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """ssl_context returns the TLS context the settings ask for, or None."""
-        if not (self.tls_ca or self.tls_cert):
+        if not (self.tls_ca or self.tls_cert or self.tls_server_name or self.tls_first):
             return None
         ctx = ssl.create_default_context(cafile=self.tls_ca)
         if self.tls_cert and self.tls_key:
@@ -143,6 +158,12 @@ class ConnectionSettings:
         ctx = self.ssl_context()
         if ctx is not None:
             opts["tls"] = ctx
+            if self.tls_server_name:
+                opts["tls_hostname"] = self.tls_server_name
+            if self.tls_first:
+                opts["tls_handshake_first"] = True
+        if self.inbox_prefix:
+            opts["inbox_prefix"] = self.inbox_prefix
         nc = NATS()
         try:
             await asyncio.wait_for(nc.connect(**opts), self.timeout)

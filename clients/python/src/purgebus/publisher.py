@@ -10,7 +10,7 @@ from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
-from nats.js.api import DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from .connection import DEFAULT_TIMEOUT, ConnectionSettings
 from .duplicate import Content, DuplicateEventError, Receipt, content_of_event, content_of_result
@@ -22,7 +22,6 @@ from .subject import (
     SUBJECT_CONTENT_CHANGED,
     SUBJECT_RESULTS,
     result_filter,
-    result_subject,
     valid_subject,
 )
 
@@ -30,6 +29,13 @@ __all__ = ["CORRELATION_ID_HEADER", "MSG_ID_HEADER", "Publisher", "PublisherConf
 
 #: MSG_ID_HEADER carries the event ID, so JetStream stores a retried publish once.
 MSG_ID_HEADER = "Nats-Msg-Id"
+# Consumers on the result stream: each pull waits at most _PULL_SECONDS, and
+# the server removes a consumer nobody pulled from for its inactive time.
+_PULL_SECONDS = 5.0
+_WAIT_INACTIVE = 30.0
+_FOLLOW_INACTIVE = 120.0
+_FOLLOW_BATCH = 64
+
 #: CORRELATION_ID_HEADER carries a correlation ID that the consumer copies into the result.
 CORRELATION_ID_HEADER = "Correlation-Id"
 
@@ -200,36 +206,74 @@ class Publisher:
         """
         data = self.prepare(event)
         deadline = time.monotonic() + timeout
-        sub = await self._nc.subscribe(result_filter(event.id), max_msgs=1)
+        # Watch before publishing, so a fast result cannot be missed; the
+        # consumer starts at the stream's first result for this ID, so a
+        # result stored for an event published before is found too.
+        watch = await self._result_consumer(result_filter(event.id), DeliverPolicy.ALL, _WAIT_INACTIVE)
         try:
-            receipt = await self._publish(event.id, data, correlation_id)
-            if receipt.duplicate:
-                stored = await self.get_result(event.id)
-                if stored is not None:
-                    return stored
-            try:
-                msg = await sub.next_msg(timeout=max(deadline - time.monotonic(), 0.001))
-            except nats.errors.TimeoutError:
-                raise PurgeTimeout(event.id, timeout) from None
-            return Result.decode(msg.data)
+            await self._publish(event.id, data, correlation_id)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise PurgeTimeout(event.id, timeout)
+                try:
+                    [msg] = await watch.fetch(1, timeout=min(remaining, _PULL_SECONDS))
+                except nats.errors.TimeoutError:
+                    continue
+                return Result.decode(msg.data)
         finally:
-            try:
-                await sub.unsubscribe()
-            except nats.errors.Error:
-                pass
+            await _unsubscribe(watch)
 
     async def get_result(self, event_id: str) -> Result | None:
-        """get_result returns the stored result of event event_id, or None when there is none yet."""
-        for outcome in Outcome:
-            try:
-                msg = await self._js.get_last_msg(self.config.result_stream, result_subject(outcome.value, event_id))
-            except nats.js.errors.NotFoundError:
-                continue
-            except (asyncio.TimeoutError, nats.errors.TimeoutError) as e:
-                raise self._unavailable(f"no answer from stream {self.config.result_stream}") from e
-            if msg.data:
-                return Result.decode(msg.data)
-        return None
+        """Get_result returns the stored result of event event_id, or None when there is none yet.
+
+        It reads with the permissions of a publisher that waits (an
+        ephemeral consumer on the result stream, see docs/nats-permissions.md).
+        """
+        watch, pending = await self._result_consumer_info(result_filter(event_id), DeliverPolicy.LAST_PER_SUBJECT, 5.0)
+        try:
+            if not pending:
+                return None
+            msgs = await watch.fetch(pending, timeout=self.config.timeout)
+            return Result.decode(msgs[-1].data)
+        except nats.errors.TimeoutError as e:
+            raise self._unavailable(f"no answer from stream {self.config.result_stream}") from e
+        finally:
+            await _unsubscribe(watch)
+
+    async def _result_consumer(self, subject: str, deliver: DeliverPolicy, inactive: float) -> Any:
+        watch, _ = await self._result_consumer_info(subject, deliver, inactive)
+        return watch
+
+    async def _result_consumer_info(self, subject: str, deliver: DeliverPolicy, inactive: float) -> tuple[Any, int]:
+        """_result_consumer_info creates an ephemeral, unacknowledged pull consumer on the result stream.
+
+        It is what Go's ordered consumer is on the wire: the permissions of
+        docs/nats-permissions.md allow creating one filtered on the result
+        subjects and pulling from it, not subscribing to results directly,
+        acknowledging or deleting consumers. The server removes it once
+        nobody pulls for ``inactive`` seconds. It returns the subscription
+        and the number of results waiting in it.
+        """
+        name = self._nc._nuid.next().decode()
+        config = ConsumerConfig(
+            name=name,
+            filter_subject=subject,
+            deliver_policy=deliver,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=inactive,
+            mem_storage=True,
+            num_replicas=1,
+        )
+        stream = self.config.result_stream
+        try:
+            info = await self._js._jsm.add_consumer(stream, config=config, timeout=self.config.timeout)
+            watch = await self._js.pull_subscribe_bind(name, stream=stream)
+        except (asyncio.TimeoutError, nats.errors.TimeoutError) as e:
+            raise self._unavailable(f"no answer creating a consumer on stream {stream}") from e
+        except nats.js.errors.APIError as e:
+            raise PurgebusError(f"purgebus: watch results on stream {stream}: {e}") from e
+        return watch, int(info.num_pending or 0)
 
     async def subscribe_results(
         self,
@@ -245,11 +289,8 @@ class Publisher:
         """
         outcomes = _outcomes(outcome)
         subject = f"{SUBJECT_RESULTS}.{next(iter(outcomes))}.>" if len(outcomes) == 1 else f"{SUBJECT_RESULTS}.>"
-        sub = await self._js.subscribe(
-            subject,
-            stream=self.config.result_stream,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL if deliver_all else DeliverPolicy.NEW,
+        sub = await self._result_consumer(
+            subject, DeliverPolicy.ALL if deliver_all else DeliverPolicy.NEW, _FOLLOW_INACTIVE
         )
         return ResultSubscription(sub, outcomes, source)
 
@@ -281,13 +322,19 @@ class ResultSubscription:
         self._sub = sub
         self._outcomes = outcomes
         self._source = source
+        self._buffer: list[Any] = []
 
     def __aiter__(self) -> ResultSubscription:
         return self
 
     async def __anext__(self) -> Result:
         while True:
-            msg = await self._sub.next_msg(timeout=None)
+            if not self._buffer:
+                try:
+                    self._buffer = list(await self._sub.fetch(_FOLLOW_BATCH, timeout=_PULL_SECONDS))
+                except nats.errors.TimeoutError:
+                    continue
+            msg = self._buffer.pop(0)
             try:
                 r = Result.decode(msg.data)
             except ValueError:
@@ -299,11 +346,15 @@ class ResultSubscription:
             return r
 
     async def unsubscribe(self) -> None:
-        """Unsubscribe ends the subscription (and its ordered consumer)."""
-        try:
-            await self._sub.unsubscribe()
-        except nats.errors.Error:
-            pass
+        """Unsubscribe ends the subscription; the server removes its consumer once idle."""
+        await _unsubscribe(self._sub)
+
+
+async def _unsubscribe(sub: Any) -> None:
+    try:
+        await sub.unsubscribe()
+    except (nats.errors.Error, ValueError):
+        pass
 
 
 def _outcomes(outcome: Outcome | str | Iterable[Outcome | str] | None) -> set[str]:
