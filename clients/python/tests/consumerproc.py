@@ -44,15 +44,18 @@ def build_consumer(out: Path) -> Path:
     return out
 
 
-def start_consumer(binary: Path, workdir: Path, *extra: str) -> Consumer:
+def start_consumer(binary: Path, workdir: Path, *extra: str, nats_url: str | None = None) -> Consumer:
+    """start_consumer runs the consumer in --sandbox: with its embedded NATS, or on nats_url.
+
+    With nats_url, extra holds the flags that authenticate the consumer.
+    """
     nats_port, http_port = free_port(), free_port()
     log = workdir / "consumer.log"
     proc = subprocess.Popen(
         [
             str(binary),
             "--sandbox",
-            "--nats-listen",
-            f"127.0.0.1:{nats_port}",
+            *(["--nats-url", nats_url, "--provision"] if nats_url else ["--nats-listen", f"127.0.0.1:{nats_port}"]),
             "--http-addr",
             f"127.0.0.1:{http_port}",
             "--data-dir",
@@ -80,7 +83,7 @@ def start_consumer(binary: Path, workdir: Path, *extra: str) -> Consumer:
             proc.kill()
             raise ConsumerError(f"the consumer was not ready within 60s:\n{log.read_text()}")
         time.sleep(0.1)
-    return Consumer(f"nats://127.0.0.1:{nats_port}", http_url, proc, log)
+    return Consumer(nats_url or f"nats://127.0.0.1:{nats_port}", http_url, proc, log)
 
 
 def stop_consumer(c: Consumer) -> None:

@@ -171,8 +171,10 @@ class Publisher:
             stored = await self._js.get_msg(r.stream, r.sequence)
         except nats.js.errors.NotFoundError:
             stored = None
-        except (asyncio.TimeoutError, nats.errors.TimeoutError) as e:
-            raise self._unavailable(f"event {r.id} is a duplicate; no answer reading stream {r.stream}") from e
+        except (asyncio.TimeoutError, nats.errors.TimeoutError):
+            # A publisher's permissions (docs/nats-permissions.md) may not
+            # allow reading the content stream: its result tells too.
+            stored = None
         if stored is not None and stored.data:
             try:
                 got: Content | None = content_of_event(stored.data)

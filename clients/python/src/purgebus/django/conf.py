@@ -2,7 +2,8 @@
 
 Keys (all optional): ``NATS_URL``, ``NATS_CREDS``, ``NATS_NKEY``,
 ``NATS_TOKEN``, ``NATS_USER``, ``NATS_PASSWORD``, ``NATS_TLS_CA``,
-``NATS_TLS_CERT``, ``NATS_TLS_KEY`` (the consumer's names; unset ones come
+``NATS_TLS_CERT``, ``NATS_TLS_KEY``, ``NATS_TLS_SERVER_NAME``,
+``NATS_TLS_FIRST``, ``NATS_INBOX_PREFIX`` (the consumer's names; unset ones come
 from the same environment variables the consumer reads), ``SUBJECT``,
 ``SOURCE``, ``TIMEOUT``, ``WAIT_TIMEOUT``, ``BASE_URL``, ``SITE_SCHEME``,
 ``RESULT_STREAM``, ``MAX_EVENT_BYTES``, ``CHUNK_SIZE``, ``ACTION``, ``NETWORK``.
@@ -37,6 +38,9 @@ _CONNECTION_KEYS = {
     "NATS_TLS_CA": "tls_ca",
     "NATS_TLS_CERT": "tls_cert",
     "NATS_TLS_KEY": "tls_key",
+    "NATS_TLS_SERVER_NAME": "tls_server_name",
+    "NATS_TLS_FIRST": "tls_first",
+    "NATS_INBOX_PREFIX": "inbox_prefix",
 }
 
 #: DEFAULTS are the values of the keys PURGEBUS leaves out.
