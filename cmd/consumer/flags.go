@@ -237,7 +237,7 @@ func newOptions(stderr io.Writer) *options {
 			}
 			fmt.Fprintf(stderr, "  --%s [%s]\n    \t%s%s\n", f.Name, strings.Join(envNames(f.Name), ", "), f.Usage, def)
 		})
-		fmt.Fprintf(stderr, "\nAkamai credentials come from the .edgerc file and the AKAMAI_HOST, AKAMAI_CLIENT_TOKEN,\nAKAMAI_CLIENT_SECRET, AKAMAI_ACCESS_TOKEN (and AKAMAI_<SECTION>_…) variables; the environment wins.\n")
+		fmt.Fprintf(stderr, "\nAkamai credentials come from the .edgerc file and the AKAMAI_HOST, AKAMAI_CLIENT_TOKEN,\nAKAMAI_CLIENT_SECRET, AKAMAI_ACCESS_TOKEN (and AKAMAI_<SECTION>_…) variables; the environment wins.\n\nconsumer --version prints the version and commit.\n")
 	}
 	return o
 }

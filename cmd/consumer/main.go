@@ -23,10 +23,15 @@ import (
 
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/health"
+	"github.com/purgebus/purgebus/internal/version"
 	"github.com/purgebus/purgebus/metrics"
 )
 
 func main() {
+	if versionRequested(os.Args[1:]) {
+		fmt.Println(version.String("consumer"))
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr); err != nil {
@@ -99,4 +104,19 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// versionRequested reports whether the command line asks for --version
+// (or -version) before any "--". It is no flag of the flag set, so that
+// no environment variable can turn a start into a version print.
+func versionRequested(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--version", "-version":
+			return true
+		}
+	}
+	return false
 }

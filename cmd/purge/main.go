@@ -64,6 +64,7 @@ import (
 	"syscall"
 
 	"github.com/purgebus/purgebus/bus"
+	"github.com/purgebus/purgebus/internal/version"
 )
 
 // Exit statuses.
@@ -120,6 +121,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd, err = c.results(ctx, rest)
 	case "deadletters":
 		cmd, err = c.deadLetters(ctx, rest)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, version.String("purge"))
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" && rest[0][0] != '-' {
 			// "purge help results" is "purge results --help".
@@ -189,6 +193,6 @@ before or after the objects.
 Exit status: 0 on success, 1 on errors, 2 for a bad command line, 3 when
 --wait saw an outcome other than succeeded.
 
-Run 'purge <command> --help' for its flags.
+Run 'purge <command> --help' for its flags, 'purge --version' for the version.
 `)
 }

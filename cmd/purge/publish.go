@@ -80,7 +80,7 @@ unless the outcome is succeeded. More objects than fit in one event
 		return cmd, err
 	}
 	defer nc.Close()
-	pub, err := events.NewPublisher(nc, events.PublisherConfig{Subject: o.subject, ResultStream: o.resultStream})
+	pub, err := events.NewPublisher(nc, events.PublisherConfig{Subject: o.subject, ResultStream: o.resultStream, MaxEventBytes: o.maxEventBytes})
 	if err != nil {
 		return cmd, err
 	}
