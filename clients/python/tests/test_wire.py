@@ -84,9 +84,18 @@ OPTIONAL = {
     "subject": "",
     "correlation_id": "",
     "metadata": {},
+    "truncated": False,
 }
-PURGE_OPTIONAL = {"account": "", "accepted_at": None, "escalation": None}
-FAILURE_OPTIONAL = {"detail": "", "support_id": "", "http_status": 0, "type": "", "action": "", "network": ""}
+PURGE_OPTIONAL = {"account": "", "accepted_at": None, "escalation": None, "objects_omitted": 0}
+FAILURE_OPTIONAL = {
+    "detail": "",
+    "support_id": "",
+    "http_status": 0,
+    "type": "",
+    "action": "",
+    "network": "",
+    "objects_omitted": 0,
+}
 
 
 def same(got: Any, want: Any, key: str) -> None:

@@ -33,6 +33,12 @@ export interface PurgeResult {
   correlationId?: string;
   /** The event's metadata, echoed. */
   metadata?: Record<string, string>;
+  /**
+   * Set when the result was shortened to fit the NATS server's message
+   * size: long texts cut, objects left out (counted in objectsOmitted);
+   * the outcome stays exact.
+   */
+  truncated?: boolean;
 }
 
 /** Purge is one Fast Purge request that Akamai accepted, as it concerns one event. */
@@ -52,6 +58,8 @@ export interface Purge {
   acceptedAt?: Date;
   /** Why the consumer purged these objects another way than asked, when it did. */
   escalation?: Escalation;
+  /** Objects of this request left out of objects to fit the result in a message. */
+  objectsOmitted?: number;
 }
 
 /** Escalation tells that objects were purged by a wider object (a CP code for many URLs). */
@@ -72,6 +80,8 @@ export interface Failure {
   title: string;
   detail?: string;
   supportId?: string;
+  /** Failed objects left out of objects to fit the result in a message. */
+  objectsOmitted?: number;
 }
 
 type JSONObject = Record<string, unknown>;
@@ -103,6 +113,11 @@ export function decodeResult(data: string | Uint8Array): PurgeResult {
   setOpt(r, "subject", str(o, "subject"));
   setOpt(r, "correlationId", str(o, "correlation_id"));
   setOpt(r, "metadata", stringMap(o, "metadata"));
+  const truncated = o["truncated"];
+  if (truncated !== undefined && truncated !== null && typeof truncated !== "boolean") {
+    throw new ResultDecodeError("truncated: not a boolean");
+  }
+  if (truncated === true) r.truncated = true;
   return r;
 }
 
@@ -123,6 +138,8 @@ function purge(o: JSONObject): Purge {
     const e = object(o["escalation"], "escalation");
     p.escalation = { type: str(e, "type") ?? "", object: str(e, "object") ?? "", reason: str(e, "reason") ?? "" };
   }
+  const omitted = int(o, "objects_omitted");
+  if (omitted) p.objectsOmitted = omitted;
   return p;
 }
 
@@ -135,6 +152,8 @@ function failure(o: JSONObject): Failure {
   if (status !== undefined && status !== 0) f.httpStatus = status;
   setOpt(f, "detail", str(o, "detail"));
   setOpt(f, "supportId", str(o, "support_id"));
+  const omitted = int(o, "objects_omitted");
+  if (omitted) f.objectsOmitted = omitted;
   return f;
 }
 

@@ -50,6 +50,8 @@ class Purge:
     account: str = ""
     accepted_at: datetime | None = None
     escalation: Escalation | None = None
+    #: objects_omitted counts the objects left out of objects to fit the result in a NATS message.
+    objects_omitted: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class Failure:
     http_status: int = 0
     detail: str = ""
     support_id: str = ""
+    #: objects_omitted counts the failed objects left out of objects to fit the result in a NATS message.
+    objects_omitted: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class Result:
     subject: str = ""
     correlation_id: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    #: truncated says the result was shortened to fit the NATS server's message size: long texts
+    #: cut, objects left out (counted in objects_omitted), the outcome still exact.
+    truncated: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -120,6 +127,7 @@ class Result:
             subject=raw.get("subject") or "",
             correlation_id=raw.get("correlation_id") or "",
             metadata=dict(raw.get("metadata") or {}),
+            truncated=bool(raw.get("truncated")),
         )
 
 
@@ -161,6 +169,7 @@ def _purge(p: dict[str, Any]) -> Purge:
         escalation=Escalation(str(esc.get("type", "")), str(esc.get("object", "")), str(esc.get("reason", "")))
         if isinstance(esc, dict)
         else None,
+        objects_omitted=int(p.get("objects_omitted") or 0),
     )
 
 
@@ -174,4 +183,5 @@ def _failure(f: dict[str, Any]) -> Failure:
         http_status=int(f.get("http_status") or 0),
         detail=f.get("detail") or "",
         support_id=f.get("support_id") or "",
+        objects_omitted=int(f.get("objects_omitted") or 0),
     )
