@@ -42,16 +42,11 @@ const fastScale = 1e6
 // read just before SIGTERM, with the large backlog is compared with the
 // same with the small one, and with 128 MiB.
 func runRSS(ctx context.Context, cfg *config, f *Figure) error {
-	tmp, err := os.MkdirTemp("", "purgeload-rss-*")
+	tmp, bin, flags, err := consumerWorkspace(ctx, cfg, "purgeload-rss-*")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin, err := consumerBinary(ctx, cfg, tmp)
-	if err != nil {
-		return err
-	}
-	flags := binFlags(ctx, bin)
 	unpacedFlag := flags["--unpaced"]
 	if unpacedFlag {
 		f.note("ran the consumer with --unpaced")
@@ -265,6 +260,20 @@ func prefill(ctx context.Context, dir string, n int, gen func(i int) []byte) err
 	}
 	defer r.close()
 	return publishBacklog(ctx, r.nc, n, gen)
+}
+
+// consumerWorkspace makes a temporary directory (named after pattern;
+// the caller removes it) with the consumer binary (consumerBinary) and
+// the flags it knows (binFlags).
+func consumerWorkspace(ctx context.Context, cfg *config, pattern string) (tmp, bin string, flags map[string]bool, err error) {
+	if tmp, err = os.MkdirTemp("", pattern); err != nil {
+		return "", "", nil, err
+	}
+	if bin, err = consumerBinary(ctx, cfg, tmp); err != nil {
+		_ = os.RemoveAll(tmp)
+		return "", "", nil, err
+	}
+	return tmp, bin, binFlags(ctx, bin), nil
 }
 
 // consumerBinary returns --consumer-bin, or builds ./cmd/consumer into

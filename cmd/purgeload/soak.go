@@ -42,16 +42,11 @@ type soakSample struct {
 // and size limits), is compared with
 // its mean: a consumer whose memory is bounded stays flat within noise.
 func runSoak(ctx context.Context, cfg *config, f *Figure) error {
-	tmp, err := os.MkdirTemp("", "purgeload-soak-*")
+	tmp, bin, flags, err := consumerWorkspace(ctx, cfg, "purgeload-soak-*")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin, err := consumerBinary(ctx, cfg, tmp)
-	if err != nil {
-		return err
-	}
-	flags := binFlags(ctx, bin)
 	fopts := akamaitest.Options{Buckets: akamaitest.BucketConfig{Disabled: true}, MaxRecords: 100, MaxRecordBytes: 1 << 20}
 	if !flags["--unpaced"] {
 		fopts.TimeScale = fastScale
