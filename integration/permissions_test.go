@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -606,5 +607,39 @@ func TestDeployedDuplicatePermissions(t *testing.T) {
 	// Each of its two reads waits at most 2 s for an answer that never comes.
 	if took > 8*time.Second {
 		t.Errorf("retry as cms-shop took %v: a publisher that may not read must be told at once", took)
+	}
+
+	// The purge CLI, whose refusals end the command: the reads of the
+	// stored event are not among them.
+	purgeBin := buildCommand(t, "purge")
+	purge := func(r role, id, u string, wait bool) (int, string, time.Duration) {
+		t.Helper()
+		args := []string{"invalidate", "--subject", "content.changed." + strings.TrimPrefix(r.user, "cms-"), "--id", id, u}
+		if wait {
+			args = append(args, "--wait")
+		}
+		begin := time.Now()
+		code, out := runCommand(t, purgeBin, r.env(url), args...)
+		return code, out, time.Since(begin)
+	}
+	for _, wait := range []bool{false, true} {
+		id := fmt.Sprintf("dup-cli-%v", wait)
+		if code, out, _ := purge(roleBlog, id, "https://www.example.com/cli", true); code != 0 {
+			t.Fatalf("purge --wait as cms-blog: exit %d\n%s", code, out)
+		}
+		if code, out, _ := purge(roleBlog, id, "https://www.example.com/cli", wait); code != 0 || !strings.Contains(out, "harmless retry") {
+			t.Errorf("purge retry (--wait %v) as cms-blog: exit %d, want a harmless retry\n%s", wait, code, out)
+		}
+		if code, out, _ := purge(roleBlog, id, "https://www.example.com/cli-other", wait); code != 1 || !strings.Contains(out, "https://www.example.com/cli-other") || !strings.Contains(out, id) {
+			t.Errorf("purge with a reused ID (--wait %v) as cms-blog: exit %d, want the reused ID refused\n%s", wait, code, out)
+		}
+	}
+	if code, out, _ := purge(roleShop, "dup-cli-shop", "https://shop.example.com/cli", false); code != 0 {
+		t.Fatalf("purge as cms-shop: exit %d\n%s", code, out)
+	}
+	code, out, took := purge(roleShop, "dup-cli-shop", "https://shop.example.com/cli", false)
+	t.Logf("purge retry as cms-shop: exit %d after %v: %s", code, took.Round(time.Millisecond), lastLine(out))
+	if code != 1 || !strings.Contains(out, "may not read the stored event") || took > 8*time.Second {
+		t.Errorf("purge retry as cms-shop: exit %d after %v, want it told at once that the content could not be compared\n%s", code, took, out)
 	}
 }
