@@ -7,7 +7,8 @@
 //     number of self-caused 429s, against a fake Akamai with real bucket
 //     sizes whose time runs --time-scale times faster;
 //  2. events/s the consumer drains from a dedupe-heavy JetStream backlog ÷
-//     the rate a bare nats.go durable consumer drains the same backlog;
+//     the rate a bare relay drains the same backlog (consume, store a
+//     result of the same size, ack once it is stored);
 //  3. purge requests per 10,000 events of unique URLs ÷ the packing bound
 //     ⌈body bytes of every URL sent ÷ 50,000⌉;
 //  4. event → 201 latency p50/p99 when idle, against linger + 20 ms;
