@@ -153,6 +153,19 @@ func runIngest(ctx context.Context, cfg *config, f *Figure) error {
 	}
 	looseRate := float64(n) / loose.Seconds()
 	cfg.progress("figure 2: unconfirmed relay: %s events/s", num(looseRate))
+	// What storing the results in flow-acked batches would gain.
+	cfg.progress("figure 2: publishing the same backlog for a batched relay (consume → results in fast batches → ack once a flow ack covers it)")
+	if err := publishBacklog(ctx, base.nc, n, gen); err != nil {
+		return err
+	}
+	cpu0 = cpuTime()
+	batched, err := batchRelay(ctx, base, n, max(int(resultBytes), 1))
+	if err != nil {
+		return fmt.Errorf("batched relay: %w", err)
+	}
+	batchedCPU := cpuTime() - cpu0
+	batchedRate := float64(n) / batched.Seconds()
+	cfg.progress("figure 2: batched relay: %s events/s", num(batchedRate))
 
 	r1, r2 := float64(n)/bare1.Seconds(), float64(n)/bare2.Seconds()
 	bareRate := (r1 + r2) / 2
@@ -164,6 +177,7 @@ func runIngest(ctx context.Context, cfg *config, f *Figure) error {
 	f.ratio("consumer drain rate vs a bare consume", rate, "events/s", bareRate, "msgs/s", "bare nats.go Consume+Ack", nil)
 	f.ratio("bare relay vs a bare consume", relayRate, "events/s", bareRate, "msgs/s", "the cost of one stored result per event", nil)
 	f.ratio("unconfirmed relay vs a bare consume", looseRate, "events/s", bareRate, "msgs/s", "the same without waiting for the store", nil)
+	f.ratio("batched relay vs a bare relay", batchedRate, "events/s", relayRate, "events/s", "results in flow-acked fast batches", nil)
 	consPer, barePer := float64(consCPU.Microseconds())/float64(n), float64(bareCPU.Microseconds())/float64(2*n)
 	relayPer := float64((relay1CPU + relay2CPU).Microseconds()) / float64(2*n)
 	f.ratio("CPU per event, bare relay ÷ consumer", relayPer, "µs", consPer, "µs", "consumer's CPU per event", nil)
@@ -185,6 +199,8 @@ func runIngest(ctx context.Context, cfg *config, f *Figure) error {
 	f.raw("bare consumer, pass before", r1, "msgs/s")
 	f.raw("bare consumer, pass after", r2, "msgs/s")
 	f.raw("unconfirmed relay: rate", looseRate, "events/s")
+	f.raw("batched relay: rate", batchedRate, "events/s")
+	f.raw("batched relay: CPU per event (NATS included)", float64(batchedCPU.Microseconds())/float64(n), "µs")
 	for _, p := range []struct {
 		what   string
 		r1, r2 float64
@@ -293,6 +309,50 @@ func relayPass(ctx context.Context, cfg *config, r *natsRig, n int, gen func(int
 // publishes: consumer.Config.ResultWindow's default.
 const resultWindow = 1000
 
+// relayConns are a relay's connections: one to consume events, one to
+// publish results.
+type relayConns struct {
+	nc, pubNC *nats.Conn
+	pjs       jetstream.JetStream // on pubNC
+	cons      jetstream.Consumer  // purgebus's durable, on nc
+}
+
+// relayConns connects a relay named name to the rig's durable.
+func (r *natsRig) relayConns(ctx context.Context, name string, opts ...jetstream.JetStreamOpt) (_ *relayConns, err error) {
+	sc := bus.StreamsConfig{}.Defaults() // names only: the durable is the rig's
+	rc := &relayConns{}
+	defer func() {
+		if err != nil {
+			rc.close()
+		}
+	}()
+	if rc.nc, err = r.connect(name); err != nil {
+		return nil, err
+	}
+	if rc.pubNC, err = r.connect(name + "-results"); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(rc.nc)
+	if err != nil {
+		return nil, err
+	}
+	if rc.pjs, err = jetstream.New(rc.pubNC, opts...); err != nil {
+		return nil, err
+	}
+	if rc.cons, err = js.Consumer(ctx, sc.ContentStream, sc.Durable); err != nil {
+		return nil, err
+	}
+	return rc, nil
+}
+
+func (rc *relayConns) close() {
+	for _, nc := range []*nats.Conn{rc.nc, rc.pubNC} {
+		if nc != nil {
+			nc.Close()
+		}
+	}
+}
+
 // bareRelay drains the rig's content stream like bareDrain, but for each
 // message publishes a result of size bytes (asynchronously, with a message
 // ID, on purge.result.succeeded.<id>) and acks the message once JetStream
@@ -302,29 +362,12 @@ const resultWindow = 1000
 // stream stores it all the same) and acks the message at once, and the
 // clock stops once every result is stored.
 func bareRelay(ctx context.Context, r *natsRig, n, size, window int) (time.Duration, error) {
-	sc := bus.StreamsConfig{}.Defaults() // names only: the durable is the rig's
-	nc, err := r.connect("purgeload-relay")
+	rc, err := r.relayConns(ctx, "purgeload-relay", jetstream.WithPublishAsyncMaxPending(max(window, 1)))
 	if err != nil {
 		return 0, err
 	}
-	defer nc.Close()
-	pubNC, err := r.connect("purgeload-relay-results")
-	if err != nil {
-		return 0, err
-	}
-	defer pubNC.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return 0, err
-	}
-	pjs, err := jetstream.New(pubNC, jetstream.WithPublishAsyncMaxPending(max(window, 1)))
-	if err != nil {
-		return 0, err
-	}
-	cons, err := js.Consumer(ctx, sc.ContentStream, sc.Durable)
-	if err != nil {
-		return 0, err
-	}
+	defer rc.close()
+	nc, pubNC, pjs, cons := rc.nc, rc.pubNC, rc.pjs, rc.cons
 	dw, err := watchDrain(ctx, r, n)
 	if err != nil {
 		return 0, err
