@@ -65,3 +65,13 @@ func AddAll[T URLer](e *ContentChanged, objs []T) *ContentChanged {
 	}
 	return e
 }
+
+// WithMetadata sets the metadata key to value and returns the event. The
+// consumer echoes metadata in the event's result.
+func (e *ContentChanged) WithMetadata(key, value string) *ContentChanged {
+	if e.Metadata == nil {
+		e.Metadata = make(map[string]string)
+	}
+	e.Metadata[key] = value
+	return e
+}

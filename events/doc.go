@@ -14,7 +14,9 @@
 //
 // Every field is optional except that at least one object (url, tag or CP
 // code) is required. action is "invalidate" (the default) or "delete";
-// network is "production" (the default) or "staging". Without an id the
+// network is "production" (the default) or "staging". metadata, an object
+// of strings within the limits of CheckMetadata, is echoed in the result.
+// Without an id the
 // Nats-Msg-Id header names the event, else the consumer assigns a UUID
 // derived from the event's stream position, so redeliveries keep it.
 // Unknown fields are ignored; field names match exactly (case included);

@@ -22,7 +22,7 @@ import (
 func referenceEncode(r *PurgeResult) ([]byte, error) {
 	c := refResult{EventID: r.EventID, Outcome: r.Outcome, Source: r.Source, Purges: []refPurge{}, Failures: []refFailure{},
 		ReceivedAt: r.ReceivedAt, CompletedAt: r.CompletedAt, EstimatedCompleteAt: r.EstimatedCompleteAt,
-		Subject: r.Subject, CorrelationID: r.CorrelationID}
+		Subject: r.Subject, CorrelationID: r.CorrelationID, Metadata: r.Metadata}
 	for _, p := range r.Purges {
 		c.Purges = append(c.Purges, refPurge{p.PurgeID, p.SupportID, p.EstimatedSeconds, p.HTTPStatus, p.Type, p.Action,
 			p.Network, p.Account, p.AcceptedAt, refObjects{p.Type, p.Objects}})
@@ -46,16 +46,17 @@ func refMarshal(v any) ([]byte, error) {
 
 type (
 	refResult struct {
-		EventID             string       `json:"event_id"`
-		Outcome             Outcome      `json:"outcome"`
-		Source              string       `json:"source,omitempty"`
-		Purges              []refPurge   `json:"purges"`
-		Failures            []refFailure `json:"failures"`
-		ReceivedAt          time.Time    `json:"received_at"`
-		CompletedAt         time.Time    `json:"completed_at"`
-		EstimatedCompleteAt time.Time    `json:"estimated_complete_at,omitzero"`
-		Subject             string       `json:"subject,omitempty"`
-		CorrelationID       string       `json:"correlation_id,omitempty"`
+		EventID             string            `json:"event_id"`
+		Outcome             Outcome           `json:"outcome"`
+		Source              string            `json:"source,omitempty"`
+		Purges              []refPurge        `json:"purges"`
+		Failures            []refFailure      `json:"failures"`
+		ReceivedAt          time.Time         `json:"received_at"`
+		CompletedAt         time.Time         `json:"completed_at"`
+		EstimatedCompleteAt time.Time         `json:"estimated_complete_at,omitzero"`
+		Subject             string            `json:"subject,omitempty"`
+		CorrelationID       string            `json:"correlation_id,omitempty"`
+		Metadata            map[string]string `json:"metadata,omitempty"`
 	}
 	refPurge struct {
 		PurgeID          string         `json:"purge_id"`
@@ -180,6 +181,7 @@ func TestEncodeTable(t *testing.T) {
 			},
 			ReceivedAt: utc, CompletedAt: nanos, EstimatedCompleteAt: zoned,
 			Subject: "content.changed.cms", CorrelationID: "c-1",
+			Metadata: map[string]string{"page": "42", "z": "<&>", "é": "\u2028", "😀": "", "ｚ": "x"},
 		}
 	}
 	tests := map[string]*PurgeResult{
@@ -206,6 +208,7 @@ func TestEncodeTable(t *testing.T) {
 	for i, s := range trickyStrings {
 		r := full()
 		r.EventID, r.Source, r.Subject, r.CorrelationID = s, s, s, s
+		r.Metadata = map[string]string{s: s, "k": s}
 		r.Outcome = Outcome(s)
 		r.Purges[0].PurgeID, r.Purges[0].SupportID, r.Purges[0].Account = s, s, s
 		r.Purges[0].Action, r.Purges[0].Network = akamai.Action(s), akamai.Network(s)
@@ -297,6 +300,15 @@ func randomResult(rng *rand.Rand) *PurgeResult {
 	}
 	r := &PurgeResult{EventID: str(), Outcome: Outcome(str()), Source: str(), ReceivedAt: tm(), CompletedAt: tm(),
 		EstimatedCompleteAt: tm(), Subject: str(), CorrelationID: str()}
+	switch rng.IntN(3) {
+	case 0:
+		r.Metadata = map[string]string{}
+	case 1:
+		r.Metadata = map[string]string{}
+		for range 1 + rng.IntN(4) {
+			r.Metadata[str()] = str()
+		}
+	}
 	if rng.IntN(4) > 0 {
 		r.Purges = []Purge{}
 		for range rng.IntN(4) {
@@ -361,6 +373,9 @@ func FuzzEncode(f *testing.F) {
 		}
 		if flags&32 != 0 {
 			r.Purges, r.Failures = nil, nil
+		}
+		if flags&64 != 0 {
+			r.Metadata = map[string]string{s: cp, cp: s}
 		}
 		checkEncode(t, r)
 	})

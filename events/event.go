@@ -25,6 +25,10 @@ type ContentChanged struct {
 	Network    akamai.Network `json:"network,omitempty"`
 	Source     string         `json:"source,omitempty"`
 	OccurredAt time.Time      `json:"occurred_at,omitzero"`
+	// Metadata is the publisher's own context (a page ID, an editor, a
+	// deploy), echoed in the event's result; purgebus does not read it.
+	// See CheckMetadata for its limits.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // DefaultMaxEventBytes is the default size limit of an encoded event.
@@ -141,6 +145,9 @@ func (e *ContentChanged) Normalize() error {
 	}
 	if e.Objects() == 0 {
 		return &InvalidEventError{Reason: "no objects: at least one of urls, tags or cpcodes is required"}
+	}
+	if err := CheckMetadata(e.Metadata); err != nil {
+		return &InvalidEventError{Reason: err.Error()}
 	}
 	var bad []*akamai.InvalidObjectError
 	check := func(t akamai.Type, objs []string) {

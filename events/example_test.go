@@ -89,3 +89,32 @@ func ExamplePublisher_PurgeAndWait() {
 	// succeeded
 	// url invalidate production [https://www.example.com/articles/a https://www.example.com/articles/b] true
 }
+
+// Metadata labels an event with the publisher's own context; the
+// consumer echoes it in the event's result.
+func ExampleContentChanged_WithMetadata() {
+	url, stop := startSandbox()
+	defer stop()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+
+	pub, err := events.NewPublisher(nc, events.PublisherConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ev := events.NewContentChanged("cms").
+		AddURLs("https://www.example.com/articles/a").
+		WithMetadata("page_id", "42").
+		WithMetadata("editor", "alice")
+	res, err := pub.PurgeAndWait(ctx, ev)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Outcome, res.Metadata["page_id"], res.Metadata["editor"])
+	// Output: succeeded 42 alice
+}

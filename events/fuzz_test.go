@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -46,6 +47,11 @@ var fuzzDecodeSeeds = []struct {
 	{`{"urls":["https://e.com/"],"network":"qa"}`, 0},
 	{`{"urls":["https://e.com/"],"occurred_at":"yesterday"}`, 0},
 	{`{"urls":["https://e.com/"],"occurred_at":"0000-01-01T00:00:00+01:00"}`, 0},
+	{`{"urls":["https://e.com/"],"metadata":{"page":"42","by":"Zoë"}}`, 0},
+	{`{"urls":["https://e.com/"],"metadata":{"":"empty key"}}`, 0},
+	{`{"urls":["https://e.com/"],"metadata":{"` + strings.Repeat("k", 129) + `":"v"}}`, 0},
+	{`{"urls":["https://e.com/"],"metadata":{"k":"` + strings.Repeat("v", 1025) + `"}}`, 0},
+	{`{"urls":["https://e.com/"],"metadata":{"k":"\ud800"}}`, 0},
 	{`{"urls":[`, 0},
 	{`{"urls":["https://e.com/"]} {}`, 0},
 	{"{\"urls\":[\"https://e.com/\xff\"]}", 0},
@@ -165,6 +171,7 @@ func cloneEvent(e events.ContentChanged) events.ContentChanged {
 	e.URLs = slices.Clone(e.URLs)
 	e.Tags = slices.Clone(e.Tags)
 	e.CPCodes = slices.Clone(e.CPCodes)
+	e.Metadata = maps.Clone(e.Metadata)
 	return e
 }
 
@@ -174,6 +181,7 @@ func cloneEvent(e events.ContentChanged) events.ContentChanged {
 func sameEvent(a, b events.ContentChanged) bool {
 	return a.ID == b.ID && a.Source == b.Source && a.Action == b.Action && a.Network == b.Network &&
 		slices.Equal(a.URLs, b.URLs) && slices.Equal(a.Tags, b.Tags) && slices.Equal(a.CPCodes, b.CPCodes) &&
+		maps.Equal(a.Metadata, b.Metadata) &&
 		a.OccurredAt.Equal(b.OccurredAt) && a.OccurredAt.Format("Z07:00") == b.OccurredAt.Format("Z07:00")
 }
 

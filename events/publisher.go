@@ -13,9 +13,10 @@ import (
 
 // Publisher publishes content-changed events to NATS JetStream.
 type Publisher struct {
-	js      jetstream.JetStream
-	subject string
-	results string
+	js       jetstream.JetStream
+	subject  string
+	results  string
+	maxBytes int
 }
 
 // PublisherConfig configures a Publisher.
@@ -26,6 +27,10 @@ type PublisherConfig struct {
 	// ResultStream is the stream PurgeAndWait reads results from
 	// (DefaultResultStream when empty).
 	ResultStream string
+	// MaxEventBytes refuses larger events before they are published
+	// (DefaultMaxEventBytes, the consumer's default, when 0): the
+	// consumer would dead-letter them.
+	MaxEventBytes int
 }
 
 // NewPublisher returns a Publisher that uses the connection nc.
@@ -43,7 +48,10 @@ func NewPublisher(nc *nats.Conn, cfg PublisherConfig) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
-	return &Publisher{js: js, subject: cfg.Subject, results: cfg.ResultStream}, nil
+	if cfg.MaxEventBytes <= 0 {
+		cfg.MaxEventBytes = DefaultMaxEventBytes
+	}
+	return &Publisher{js: js, subject: cfg.Subject, results: cfg.ResultStream, maxBytes: cfg.MaxEventBytes}, nil
 }
 
 func hasPrefixToken(s, prefix string) bool {
@@ -57,18 +65,9 @@ func (p *Publisher) Publish(ctx context.Context, e *ContentChanged) error {
 	if e.ID == "" {
 		e.ID = uuid.NewString()
 	}
-	if !ValidID(e.ID) {
-		return fmt.Errorf("events: event ID %q is not a valid subject token", e.ID)
-	}
-	check := *e
-	check.URLs = append([]string(nil), e.URLs...)
-	check.Tags = append([]string(nil), e.Tags...)
-	if err := check.Normalize(); err != nil {
-		return fmt.Errorf("events: %w", err)
-	}
-	data, err := e.Encode()
+	data, err := encodeForPublish(e, p.maxBytes)
 	if err != nil {
-		return fmt.Errorf("events: encode: %w", err)
+		return err
 	}
 	msg := nats.NewMsg(p.subject)
 	msg.Data = data
@@ -77,6 +76,30 @@ func (p *Publisher) Publish(ctx context.Context, e *ContentChanged) error {
 		return fmt.Errorf("events: publish %s: %w", e.ID, err)
 	}
 	return nil
+}
+
+// encodeForPublish refuses, before anything is published, what the
+// consumer would refuse: an invalid ID, an event that Normalize refuses,
+// an event larger than maxBytes. e itself is sent as it is, not
+// normalized: the consumer normalizes.
+func encodeForPublish(e *ContentChanged, maxBytes int) ([]byte, error) {
+	if !ValidID(e.ID) {
+		return nil, fmt.Errorf("events: event ID %q is not a valid subject token", e.ID)
+	}
+	check := *e
+	check.URLs = append([]string(nil), e.URLs...)
+	check.Tags = append([]string(nil), e.Tags...)
+	if err := check.Normalize(); err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	data, err := e.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("events: encode: %w", err)
+	}
+	if len(data) > maxBytes {
+		return nil, fmt.Errorf("events: %w", &InvalidEventError{Reason: fmt.Sprintf("event is %d bytes; the limit is %d", len(data), maxBytes)})
+	}
+	return data, nil
 }
 
 // PurgeAndWait is the immediate form: it publishes e like Publish and

@@ -44,6 +44,8 @@ type PurgeResult struct {
 	Subject string `json:"subject,omitempty"`
 	// CorrelationID follows the event through logs to its result.
 	CorrelationID string `json:"correlation_id,omitempty"`
+	// Metadata is the event's metadata, echoed.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // Purge is one Fast Purge request that Akamai accepted, as it concerns one

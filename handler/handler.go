@@ -144,7 +144,7 @@ func (h *Handler) handle(msg *message.Message, r *reply) error {
 	if h.cfg.Router != nil {
 		return h.handleRouted(msg, &d, &ev, r)
 	}
-	return h.finish(msg, &d, ev.Source, h.purge(msg.Context(), h.groups(&ev)), nil, r)
+	return h.finish(msg, &d, &ev, h.purge(msg.Context(), h.groups(&ev)), nil, r)
 }
 
 func invalidID(id string) error {
@@ -154,7 +154,11 @@ func invalidID(id string) error {
 // refuse answers an event that can never succeed: a failed result naming
 // its invalid objects, and a dead letter.
 func (h *Handler) refuse(msg *message.Message, d *delivery, ev *events.ContentChanged, err error) error {
-	res := h.newResult(d, ev.Source)
+	res := h.newResult(d, ev)
+	if events.CheckMetadata(ev.Metadata) != nil {
+		// Refused for its metadata: not echoed, it may be huge.
+		res.Metadata = nil
+	}
 	var ie *events.InvalidEventError
 	if errors.As(err, &ie) {
 		for _, o := range ie.Objects {
@@ -167,14 +171,15 @@ func (h *Handler) refuse(msg *message.Message, d *delivery, ev *events.ContentCh
 	return h.deadLetter(msg.Context(), msg, *d, &res, err.Error())
 }
 
-// newResult starts the result of the event of d.
-func (h *Handler) newResult(d *delivery, source string) events.PurgeResult {
+// newResult starts the result of the event ev of d, with ev's labels.
+func (h *Handler) newResult(d *delivery, ev *events.ContentChanged) events.PurgeResult {
 	return events.PurgeResult{
 		EventID:       d.id,
-		Source:        source,
+		Source:        ev.Source,
 		ReceivedAt:    d.receivedAt,
 		Subject:       d.subject,
 		CorrelationID: d.corrID,
+		Metadata:      ev.Metadata,
 	}
 }
 
@@ -185,24 +190,24 @@ func (h *Handler) handleRouted(msg *message.Message, d *delivery, ev *events.Con
 	if err != nil {
 		return err
 	}
-	return h.finish(msg, d, ev.Source, h.purge(msg.Context(), groups), &rejected, r)
+	return h.finish(msg, d, ev, h.purge(msg.Context(), groups), &rejected, r)
 }
 
 // finish puts in r the result of an event whose objects have their
 // outcomes, and what routing refused (nil: nothing), unless an outcome is
 // transient: then it returns an error, and the event is redelivered.
-func (h *Handler) finish(msg *message.Message, d *delivery, source string, outcomes []groupOutcomes, rejected *routing.Decision, r *reply) error {
+func (h *Handler) finish(msg *message.Message, d *delivery, ev *events.ContentChanged, outcomes []groupOutcomes, rejected *routing.Decision, r *reply) error {
 	if err := firstTransient(outcomes); err != nil {
 		return h.notFinished(d, err)
 	}
 	res := &r.res
-	*res = h.newResult(d, source)
+	*res = h.newResult(d, ev)
 	var purged, failed int
 	res.Purges, res.Failures, purged, failed = summarize(outcomes)
 	if rejected != nil && rejected.Err() != nil {
 		// Refused by the routing configuration: a result that says why,
 		// and a dead letter to replay once the configuration allows it.
-		if err := h.refuseRouted(msg, d, res, source, rejected); err != nil {
+		if err := h.refuseRouted(msg, d, res, ev.Source, rejected); err != nil {
 			return err
 		}
 		failed += len(rejected.Rejected)

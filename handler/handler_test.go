@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -438,6 +439,37 @@ func TestHandleCorrelationID(t *testing.T) {
 	}
 	if res := decodeResult(t, msgs[0]); res.CorrelationID != "req-77" || res.EventID != "ev-c" {
 		t.Errorf("correlation_id %q event_id %q, want req-77 and ev-c", res.CorrelationID, res.EventID)
+	}
+}
+
+// TestHandleEchoesMetadata: the event's metadata comes back in its
+// result, whatever the outcome, unless the metadata itself is what made
+// the event invalid.
+func TestHandleEchoesMetadata(t *testing.T) {
+	meta := map[string]string{"page": "42", "editor": "Zoë"}
+	tooLong := map[string]string{"k": strings.Repeat("v", events.MaxMetadataValueBytes+1)}
+	for _, tc := range []struct {
+		name    string
+		ev      events.ContentChanged
+		outcome events.Outcome
+		want    map[string]string
+	}{
+		{"succeeded", events.ContentChanged{ID: "ev-m1", URLs: []string{"https://www.example.com/m"}, Metadata: meta}, events.OutcomeSucceeded, meta},
+		{"invalid object", events.ContentChanged{ID: "ev-m2", URLs: []string{"ftp://www.example.com/m"}, Metadata: meta}, events.OutcomeFailed, meta},
+		{"invalid metadata", events.ContentChanged{ID: "ev-m3", URLs: []string{"https://www.example.com/m"}, Metadata: tooLong}, events.OutcomeFailed, nil},
+		{"none", events.ContentChanged{ID: "ev-m4", URLs: []string{"https://www.example.com/m"}}, events.OutcomeSucceeded, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newHandlerRig(t, CoalescerConfig{}, Config{})
+			if err := r.h.Handle(newMsg(eventJSON(t, tc.ev), testDelivery{seq: 1})); err != nil {
+				t.Fatal(err)
+			}
+			msgs := r.pub.all()
+			res := decodeResult(t, msgs[len(msgs)-1])
+			if res.Outcome != tc.outcome || !maps.Equal(res.Metadata, tc.want) || (tc.want == nil) != (res.Metadata == nil) {
+				t.Errorf("outcome %s metadata %q, want %s and %q", res.Outcome, res.Metadata, tc.outcome, tc.want)
+			}
+		})
 	}
 }
 
