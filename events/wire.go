@@ -11,14 +11,17 @@ import (
 
 // wireOptions are the options of everything this package encodes. With
 // them, github.com/go-json-experiment/json (encoding/json/v2 to be)
-// writes byte for byte what encoding/json wrote before it (encode_test.go
-// holds encoding/json as the reference): invalid UTF-8 as U+FFFD, U+2028
-// and U+2029 escaped, map keys sorted. No HTML escaping and nil slices as
-// [] are its defaults.
+// writes what encoding/json wrote before it (encode_test.go holds
+// encoding/json as the reference): invalid UTF-8 as U+FFFD, U+2028 and
+// U+2029 escaped, map keys sorted, and map keys that only invalid UTF-8
+// told apart written each (no decoded event has such keys). No HTML
+// escaping and nil slices as [] are its defaults. Decoding uses the
+// library's defaults (see unmarshal).
 var wireOptions = json.JoinOptions(
 	jsontext.AllowInvalidUTF8(true),
 	jsontext.EscapeForJS(true),
 	json.Deterministic(true),
+	jsontext.AllowDuplicateNames(true),
 )
 
 // marshal encodes v compactly with wireOptions: one line, URLs with &
