@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -117,8 +118,32 @@ func checkEncode(t *testing.T, r *PurgeResult) {
 	if (err == nil) != (wantErr == nil) {
 		t.Fatalf("Encode error %v, encoding/json error %v; result %#v", err, wantErr, r)
 	}
-	if !bytes.Equal(got, want) && !bytes.Equal(got, bytes.ReplaceAll(want, []byte(`\ufffd`), []byte("\ufffd"))) {
+	if !bytes.Equal(got, want) {
 		t.Fatalf("Encode differs from encoding/json:\n got %q\nwant %q", got, want)
+	}
+	fast, ok := appendResult(nil, r)
+	if ok != (wantErr == nil) || ok && !bytes.Equal(fast, want) {
+		t.Fatalf("hand-written encoder: ok=%v %q; encoding/json: %v %q", ok, fast, wantErr, want)
+	}
+	lib, err := marshal(r)
+	if (err == nil) != (wantErr == nil) {
+		t.Fatalf("library error %v, encoding/json error %v", err, wantErr)
+	}
+	if !bytes.Equal(lib, want) && !bytes.Equal(lib, bytes.ReplaceAll(want, []byte(`\ufffd`), []byte("\ufffd"))) {
+		t.Fatalf("library differs from encoding/json:\n got %q\nwant %q", lib, want)
+	}
+}
+
+// TestHandWrittenEncoderCoversResult: a field added to a result's types
+// must be added to the hand-written encoder too (result_encode.go), or
+// Encode takes the slower library path for every result.
+func TestHandWrittenEncoderCoversResult(t *testing.T) {
+	if !handWritten {
+		t.Fatal("PurgeResult, Purge or Failure has fields the hand-written encoder does not know: " +
+			"add them to appendResult and handWrittenFields (Encode meanwhile takes the library path)")
+	}
+	if coversFields(map[reflect.Type][]string{reflect.TypeFor[Failure](): {"Type"}}) {
+		t.Fatal("coversFields missed a type with fields it does not list")
 	}
 }
 

@@ -206,8 +206,18 @@ func (f Failure) MarshalJSON() ([]byte, error) { return marshal(f) }
 func (f *Failure) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, f) }
 
 // Encode returns the result as compact one-line JSON, without HTML
-// escaping, nil lists as [].
-func (r *PurgeResult) Encode() ([]byte, error) { return marshal(r) }
+// escaping, nil lists as [], from a hand-written encoder where it knows
+// every field (result_encode.go says why), else from the library.
+func (r *PurgeResult) Encode() ([]byte, error) {
+	if handWritten {
+		if b, ok := appendResult(make([]byte, 0, resultSizeHint(r)), r); ok {
+			return b, nil
+		}
+	}
+	// Something the hand-written encoder does not know, or refuses:
+	// the library, and its error.
+	return marshal(r)
+}
 
 // DecodeResult decodes a result. A name repeated in one object is an
 // error, as in events.
