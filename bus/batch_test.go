@@ -135,3 +135,42 @@ func TestProvisionAllowsBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchControlMessagesReachSubscribers records why batches are not
+// the consumer's default: jetstreamext v0.3.2 ends a batch (and pings for
+// lost acks) with an empty message on the subject of one of its results,
+// which a core NATS subscriber of purge.result.> receives as if it were
+// a result.
+func TestBatchControlMessagesReachSubscribers(t *testing.T) {
+	r := startNATS(t)
+	r.provision(t, bus.StreamsConfig{})
+	sub, err := r.nc.SubscribeSync(events.SubjectResults + ".>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := connect(t, r.emb)
+	fallback, err := bus.NewPublisher(nc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp, err := bus.NewBatchPublisher(nc, fallback, bus.BatchConfig{Prefix: events.SubjectResults + "."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bp.Close()
+	publishMany(t, bp, 0, 3)
+	empty := 0
+	for {
+		m, err := sub.NextMsg(500 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		if len(m.Data) == 0 {
+			empty++
+		}
+	}
+	if empty == 0 {
+		t.Fatal("no empty message reached the results' subscriber: jetstreamext no longer publishes batch control messages " +
+			"on result subjects, and consumer.Config.BatchPublish could be on by default")
+	}
+}

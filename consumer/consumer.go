@@ -93,10 +93,13 @@ type Config struct {
 	// ResultWindow bounds unacknowledged asynchronous result publishes
 	// (1,000 when 0), and the messages of one batch.
 	ResultWindow int
-	// NoBatchPublish publishes every result on its own, as on servers
-	// or result streams without fast batch publishing, even where the
-	// result stream allows batches.
-	NoBatchPublish bool
+	// BatchPublish stores results in flow-acked fast batches
+	// (bus.BatchPublisher) where the result stream allows them, and one
+	// by one elsewhere. Off by default: jetstreamext publishes a batch's
+	// control messages (its end, and pings for lost acks) on the subject
+	// of a result, where subscribers of purge.result.> receive them as
+	// empty messages.
+	BatchPublish bool
 	// ShutdownTimeout bounds the drain on Close (20 s when 0): pending
 	// batches are sent at once and finished events acked; the rest is
 	// redelivered on the next start.
@@ -254,7 +257,7 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	}
 	hcfg.Router, hcfg.Accounts = router, coalescers
 	var hpub handler.Publisher = pub
-	if !cfg.NoBatchPublish {
+	if cfg.BatchPublish {
 		// Results go in flow-acked batches where the result stream
 		// allows them (Provision allows them on servers that can).
 		ok, err := bus.BatchPublishAllowed(ctx, js, cfg.Streams.Defaults().ResultStream)
