@@ -53,6 +53,12 @@ func normalizeURLReference(raw string) (string, error) {
 	if host == "" || strings.HasPrefix(host, ":") {
 		return bad("missing host")
 	}
+	if reason, redact := structureProblem(rest, hostEnd); reason != "" {
+		if redact {
+			return "", &InvalidObjectError{Type: TypeURL, Object: raw[:len(raw)-len(rest)] + redactAuthority(rest), Reason: reason}
+		}
+		return bad(reason)
+	}
 	for i := 0; i < len(rest); i++ {
 		c := rest[i]
 		switch {
@@ -106,6 +112,10 @@ var normalizeURLCases = []string{
 	"https://:80/a",
 	"https://e.com:81/a%2Fb?x=%3C",
 	"https://e.com/ \"<>\\^`{|}?q= \"<>\\^`{|}#f<",
+	"https://e.com/ \"<>\\^`{|}?q= \"<>\\^`{|}",
+	"https://u:p@e.com/",
+	"https://e.com:99999/",
+	"https://e.com/%zz",
 	"https://e.com/café/日本?q=é&r=%20",
 	"https://e.com/\xff\xfe",
 	"https://e.com/\x00",

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Type is the kind of object a purge request names.
@@ -63,7 +64,11 @@ type InvalidObjectError struct {
 func (e *InvalidObjectError) Error() string {
 	obj := e.Object
 	if len(obj) > 200 {
-		obj = obj[:200] + "…"
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(obj[cut]) {
+			cut-- // whole characters only
+		}
+		obj = obj[:cut] + "…"
 	}
 	return fmt.Sprintf("akamai: invalid %s %q: %s", e.Type, obj, e.Reason)
 }
@@ -71,9 +76,12 @@ func (e *InvalidObjectError) Error() string {
 // NormalizeObject validates obj as an object of type t and returns the form
 // in which it is sent to Akamai. URLs are absolute http or https URLs, or
 // ARLs (Akamai Resource Locators, "/L/512/6848/1h/www.example.com/a.jpg"):
-// in their path, query and fragment, spaces, non-ASCII bytes and the
-// characters "<>\^`{|} are percent-encoded (existing %XX escapes are kept
-// as they are), and a URL's scheme is lower-cased. CP codes are written in
+// in their path and query, spaces, non-ASCII bytes and the characters
+// "<>\^`{|} are percent-encoded (existing %XX escapes are kept as they
+// are), and a URL's scheme is lower-cased. URLs with user info
+// (user:password@), an invalid port, a '%' that does not start a %XX escape
+// or a fragment (#…) are refused: Akamai caches by host, path and query
+// alone, so none of them can name a cached object. CP codes are written in
 // canonical decimal. The error is an *InvalidObjectError.
 func NormalizeObject(t Type, obj string) (string, error) {
 	switch t {
@@ -138,6 +146,12 @@ func normalizeURL(raw string) (string, error) {
 	host := rest[:hostEnd]
 	if host == "" || strings.HasPrefix(host, ":") {
 		return bad("missing host")
+	}
+	if reason, redact := structureProblem(rest, hostEnd); reason != "" {
+		if redact {
+			return "", &InvalidObjectError{Type: TypeURL, Object: raw[:len(raw)-len(rest)] + redactAuthority(rest), Reason: reason}
+		}
+		return bad(reason)
 	}
 	// Check everything first: the usual URL is normalized already, and
 	// is returned as it is rather than copied.
@@ -299,7 +313,7 @@ func validateTag(tag string) error {
 	}
 	for i := 0; i < len(tag); i++ {
 		if !tagByte(tag[i]) {
-			return bad(fmt.Sprintf("character %q is not allowed in a tag (allowed: letters, digits and !#$%%'+-.^_`|~&)", tag[i]))
+			return bad(fmt.Sprintf("%s is not allowed in a tag (allowed: letters, digits and !#$%%'+-.^_`|~&)", characterAt(tag, i)))
 		}
 	}
 	return nil
@@ -329,4 +343,15 @@ func CPCodes(codes ...int64) []string {
 		out[i] = strconv.FormatInt(c, 10)
 	}
 	return out
+}
+
+// characterAt describes the character of s that starts at byte i for an
+// error message: the character itself, not the first byte of its UTF-8
+// form ("ö", not "Ã"), or the byte when s is not UTF-8 there.
+func characterAt(s string, i int) string {
+	r, n := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && n <= 1 {
+		return fmt.Sprintf("byte 0x%02X (not UTF-8)", s[i])
+	}
+	return fmt.Sprintf("character %q", r)
 }

@@ -140,6 +140,21 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		cfg.DataDir = tmp
 	}
 	opts.StoreDir = cfg.DataDir
+	// nats-server reports a store it cannot use, or an address it cannot
+	// listen on, only in its log, and then never becomes ready: find
+	// out first, so that the error says why at once.
+	if err := usableStore(cfg.DataDir); err != nil {
+		_ = os.RemoveAll(tmp)
+		return nil, fmt.Errorf("bus: embedded nats-server: JetStream store %s: %w", cfg.DataDir, err)
+	}
+	if port != server.RANDOM_PORT {
+		l, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			_ = os.RemoveAll(tmp)
+			return nil, fmt.Errorf("bus: embedded nats-server cannot listen on %s: %w", cfg.Listen, err)
+		}
+		l.Close()
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		_ = os.RemoveAll(tmp)
@@ -155,6 +170,20 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		return nil, errors.New("bus: embedded nats-server did not start within 10 s (is " + cfg.Listen + " in use?)")
 	}
 	return &Embedded{srv: srv, tmp: tmp, user: cfg.User, password: cfg.Password, token: cfg.Token}, nil
+}
+
+// usableStore creates dir if needed and checks that files can be written
+// in it.
+func usableStore(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".purgebus-probe-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // ClientConfig returns how to reach the server and authenticate to it;

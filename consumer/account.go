@@ -85,6 +85,9 @@ func (c *Consumer) newAccount(name string, a Account, client *akamai.Client, sha
 	if ccfg.FlushAt == 0 {
 		ccfg.FlushAt = cfg.Streams.MaxAckPending
 	}
+	if ccfg.Escalations == nil {
+		ccfg.Escalations = escalations(cfg.Routing, name)
+	}
 	var err error
 	switch {
 	case cfg.Unpaced:
@@ -131,10 +134,34 @@ func (c *Consumer) newAccount(name string, a Account, client *akamai.Client, sha
 				submit(k, n)
 			}
 		}
+		escalated := ccfg.OnEscalation
+		ccfg.OnEscalation = func(st handler.EscalationStats) {
+			m.Escalated(name, st.Type)
+			if escalated != nil {
+				escalated(st)
+			}
+		}
 	}
 	acct.budget, acct.circuit = ccfg.Budget, ccfg.Circuit
 	acct.coalescer = handler.NewCoalescer(client, ccfg)
 	return acct, nil
+}
+
+// escalations returns the escalating routes of account in cfg (nil:
+// none).
+func escalations(cfg *routing.Config, account string) []handler.Escalation {
+	if cfg == nil {
+		return nil
+	}
+	var out []handler.Escalation
+	for _, r := range cfg.Routes {
+		if r.Escalate == nil || r.Account != account {
+			continue
+		}
+		t, obj := r.Escalate.Object()
+		out = append(out, handler.Escalation{Route: r.Name(), Type: t, Object: obj, After: r.Escalate.After, MaxPerHour: r.Escalate.MaxPerHour})
+	}
+	return out
 }
 
 // checkAkamai asks Akamai once at start for the buckets' levels, so the

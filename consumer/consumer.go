@@ -201,6 +201,9 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMaxPayload(cfg, subConn.MaxPayload()); err != nil {
+		return nil, err
+	}
 	pubConn, err := connect("results")
 	if err != nil {
 		return nil, err

@@ -27,6 +27,18 @@ func (c *Consumer) watch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
 	}
+	err = m.WatchEscalations(func() []metrics.EscalationLevel {
+		var out []metrics.EscalationLevel
+		for _, a := range c.accounts {
+			for _, b := range a.coalescer.EscalationBudgets() {
+				out = append(out, metrics.EscalationLevel{Account: a.name, Route: b.Route, Remaining: b.Remaining})
+			}
+		}
+		return out
+	})
+	if err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
 	sc := c.cfg.Streams
 	cons, err := c.js.Consumer(ctx, sc.ContentStream, sc.Durable)
 	if err != nil {

@@ -194,6 +194,9 @@ func TestEncodeTable(t *testing.T) {
 				{PurgeID: "p2", SupportID: "s2", EstimatedSeconds: -1, HTTPStatus: 0, Type: akamai.TypeCPCode, Action: akamai.ActionDelete, Network: akamai.NetworkStaging, Account: "acct", Objects: []string{"12345", "-0"}},
 				{PurgeID: "p3", Type: akamai.TypeTag, Objects: []string{}},
 				{},
+				{PurgeID: "p4", Type: akamai.TypeURL, Objects: []string{"https://a.example/1"}, AcceptedAt: utc,
+					Escalation: &Escalation{Type: akamai.TypeCPCode, Object: "12345", Reason: "50000 URLs would wait 250 s"}},
+				{PurgeID: "p5", Escalation: &Escalation{}},
 			},
 			Failures: []Failure{
 				{Type: akamai.TypeCPCode, Objects: []string{"999"}, HTTPStatus: 403, Title: "unauthorized cpcode", Detail: "999", SupportID: "x"},
@@ -238,6 +241,7 @@ func TestEncodeTable(t *testing.T) {
 		r.Purges[0].PurgeID, r.Purges[0].SupportID, r.Purges[0].Account = s, s, s
 		r.Purges[0].Action, r.Purges[0].Network = akamai.Action(s), akamai.Network(s)
 		r.Purges[0].Objects = []string{s, s}
+		r.Purges[4].Escalation = &Escalation{Type: akamai.Type(s), Object: s, Reason: s}
 		r.Failures[0].Title, r.Failures[0].Detail, r.Failures[0].SupportID = s, s, s
 		r.Failures[1].Type, r.Failures[1].Objects = akamai.Type(s), []string{s}
 		tests["string "+string(rune('a'+i))] = r
@@ -340,6 +344,9 @@ func randomResult(rng *rand.Rand) *PurgeResult {
 			t := typ()
 			r.Purges = append(r.Purges, Purge{PurgeID: str(), SupportID: str(), EstimatedSeconds: num(), HTTPStatus: num(),
 				Type: t, Action: akamai.Action(str()), Network: akamai.Network(str()), Account: str(), Objects: objs(t), AcceptedAt: tm()})
+			if rng.IntN(3) == 0 {
+				r.Purges[len(r.Purges)-1].Escalation = &Escalation{Type: typ(), Object: str(), Reason: str()}
+			}
 		}
 	}
 	if rng.IntN(4) > 0 {
@@ -392,7 +399,8 @@ func FuzzEncode(f *testing.F) {
 			EventID: s, Outcome: Outcome(s), Source: s, Subject: s, CorrelationID: s,
 			ReceivedAt: tm, CompletedAt: pick(4), EstimatedCompleteAt: pick(8),
 			Purges: []Purge{{PurgeID: s, SupportID: s, EstimatedSeconds: int(n), HTTPStatus: int(n >> 3), Type: typ,
-				Action: akamai.Action(s), Network: akamai.Network(s), Account: s, Objects: []string{cp, s}, AcceptedAt: pick(16)}},
+				Action: akamai.Action(s), Network: akamai.Network(s), Account: s, Objects: []string{cp, s}, AcceptedAt: pick(16)},
+				{PurgeID: s, Type: akamai.TypeURL, Objects: []string{s}, Escalation: &Escalation{Type: typ, Object: cp, Reason: s}}},
 			Failures: []Failure{{Type: akamai.Type(s), Objects: []string{cp}, HTTPStatus: int(n), Title: s, Detail: s, SupportID: s},
 				{Type: typ, Objects: []string{cp}}},
 		}

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -117,4 +118,43 @@ func ExampleContentChanged_WithMetadata() {
 	}
 	fmt.Println(res.Outcome, res.Metadata["page_id"], res.Metadata["editor"])
 	// Output: succeeded 42 alice
+}
+
+// PublishReceipt tells a retry from a first publish: an event ID is
+// stored once, so publishing the same event again is harmless, and the
+// same ID with other objects is an error, as JetStream dropped them.
+func ExamplePublisher_PublishReceipt() {
+	url, stop := startSandbox()
+	defer stop()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+
+	pub, err := events.NewPublisher(nc, events.PublisherConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	ev := events.NewContentChanged("cms").AddURLs("https://www.example.com/a")
+	ev.ID = "page-42-v7"
+	first, err := pub.PublishReceipt(ctx, ev)
+	if err != nil {
+		log.Fatal(err)
+	}
+	again, err := pub.PublishReceipt(ctx, ev) // say, after a lost acknowledgement
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(first.Duplicate, again.Duplicate)
+
+	other := events.NewContentChanged("cms").AddURLs("https://www.example.com/b")
+	other.ID = "page-42-v7"
+	_, err = pub.PublishReceipt(ctx, other)
+	var dup *events.DuplicateEventError
+	fmt.Println(errors.As(err, &dup), dup.ID)
+	// Output:
+	// false true
+	// true page-42-v7
 }

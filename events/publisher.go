@@ -60,22 +60,38 @@ func hasPrefixToken(s, prefix string) bool {
 
 // Publish is the queued form: it assigns the event an ID when it has none,
 // and returns once JetStream has stored the event. The ID doubles as the
-// Nats-Msg-Id, so a retried Publish of the same event is stored once.
+// Nats-Msg-Id, so a retried Publish of the same event is stored once. An
+// ID that JetStream stored before (within its duplicates window) with
+// other content is an error, a *DuplicateEventError: the new content was
+// not stored.
 func (p *Publisher) Publish(ctx context.Context, e *ContentChanged) error {
+	_, err := p.PublishReceipt(ctx, e)
+	return err
+}
+
+// PublishReceipt is Publish, and also returns what JetStream stored:
+// Receipt.Duplicate tells a harmless retry (the same content under an ID
+// already stored) from a first publish.
+func (p *Publisher) PublishReceipt(ctx context.Context, e *ContentChanged) (Receipt, error) {
 	if e.ID == "" {
 		e.ID = uuid.NewString()
 	}
 	data, err := encodeForPublish(e, p.maxBytes)
 	if err != nil {
-		return err
+		return Receipt{}, err
 	}
 	msg := nats.NewMsg(p.subject)
 	msg.Data = data
 	msg.Header.Set(jetstream.MsgIDHeader, e.ID)
-	if _, err := p.js.PublishMsg(ctx, msg); err != nil {
-		return fmt.Errorf("events: publish %s: %w", e.ID, err)
+	ack, err := p.js.PublishMsg(ctx, msg)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("events: publish %s: %w", e.ID, err)
 	}
-	return nil
+	r := Receipt{ID: e.ID, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}
+	if ack.Duplicate {
+		return r, p.checkDuplicate(ctx, e, r)
+	}
+	return r, nil
 }
 
 // encodeForPublish refuses, before anything is published, what the
@@ -104,25 +120,35 @@ func encodeForPublish(e *ContentChanged, maxBytes int) ([]byte, error) {
 
 // PurgeAndWait is the immediate form: it publishes e like Publish and
 // waits for its result, or for ctx to end. A result that is already in
-// the result stream (the event was published before) is found too.
+// the result stream (the event was published before) is found too; an ID
+// published before with other content is a *DuplicateEventError, at once.
 func (p *Publisher) PurgeAndWait(ctx context.Context, e *ContentChanged) (PurgeResult, error) {
+	res, _, err := p.PurgeAndWaitReceipt(ctx, e)
+	return res, err
+}
+
+// PurgeAndWaitReceipt is PurgeAndWait, and also returns what JetStream
+// stored, as PublishReceipt does.
+func (p *Publisher) PurgeAndWaitReceipt(ctx context.Context, e *ContentChanged) (PurgeResult, Receipt, error) {
 	if e.ID == "" {
 		e.ID = uuid.NewString()
 	}
 	if !ValidID(e.ID) {
-		return PurgeResult{}, fmt.Errorf("events: event ID %q is not a valid subject token", e.ID)
+		return PurgeResult{}, Receipt{}, fmt.Errorf("events: event ID %q is not a valid subject token", e.ID)
 	}
 	// Subscribe before publishing, so a fast result cannot be missed.
 	cons, err := p.js.OrderedConsumer(ctx, p.results, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{ResultFilter(e.ID)},
 	})
 	if err != nil {
-		return PurgeResult{}, fmt.Errorf("events: watch results: %w", err)
+		return PurgeResult{}, Receipt{}, fmt.Errorf("events: watch results: %w", err)
 	}
-	if err := p.Publish(ctx, e); err != nil {
-		return PurgeResult{}, err
+	r, err := p.PublishReceipt(ctx, e)
+	if err != nil {
+		return PurgeResult{}, r, err
 	}
-	return WaitResult(ctx, cons)
+	res, err := WaitResult(ctx, cons)
+	return res, r, err
 }
 
 // WaitResult returns the first result delivered by cons, or ctx's error.

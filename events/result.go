@@ -65,6 +65,24 @@ type Purge struct {
 	// JSON integers on the wire.
 	Objects    []string  `json:"-"`
 	AcceptedAt time.Time `json:"accepted_at,omitzero"`
+	// Escalation is set when the objects were not purged one by one but
+	// covered by the purge of a CP code or cache tag (PurgeID, SupportID,
+	// EstimatedSeconds, HTTPStatus and AcceptedAt are that purge's): a
+	// flood of a route's URLs escalated, see package handler. Type stays
+	// the objects' own type.
+	Escalation *Escalation `json:"escalation,omitempty"`
+}
+
+// Escalation says which object's purge covered a Purge's objects, and
+// why purgebus purged it instead of them.
+type Escalation struct {
+	// Type is the covering object's type: cpcode or tag.
+	Type akamai.Type `json:"type"`
+	// Object is the CP code (in decimal) or cache tag.
+	Object string `json:"object"`
+	// Reason says why, such as how long the route's waiting URLs would
+	// have taken.
+	Reason string `json:"reason"`
 }
 
 // Failure is a group of an event's objects that could not be purged.

@@ -171,6 +171,15 @@ func appendPurge(b []byte, p *Purge) (_ []byte, ok bool) {
 			return b, false
 		}
 	}
+	if e := p.Escalation; e != nil {
+		b = append(b, `,"escalation":{"type":`...)
+		b = appendJSONString(b, string(e.Type))
+		b = append(b, `,"object":`...)
+		b = appendJSONString(b, e.Object)
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, e.Reason)
+		b = append(b, '}')
+	}
 	b = append(b, `,"objects":`...)
 	if b, ok = appendObjects(b, p.Type, p.Objects); !ok {
 		return b, false
@@ -342,6 +351,9 @@ func resultSizeHint(r *PurgeResult) int {
 	for i := range r.Purges {
 		p := &r.Purges[i]
 		n += 200 + len(p.PurgeID) + len(p.SupportID) + len(p.Account)
+		if e := p.Escalation; e != nil {
+			n += 50 + len(e.Type) + len(e.Object) + len(e.Reason)
+		}
 		for _, o := range p.Objects {
 			n += len(o) + 3
 		}

@@ -82,3 +82,32 @@ func TestDeadLetterPayload(t *testing.T) {
 		}
 	}
 }
+
+// TestEscalationRoundTrip: a purge covered by an escalation carries the
+// covering object on the wire, and decodes back.
+func TestEscalationRoundTrip(t *testing.T) {
+	r := events.PurgeResult{EventID: "e", Outcome: events.OutcomeSucceeded, Purges: []events.Purge{{
+		PurgeID: "edcp-1", SupportID: "edcp-1", EstimatedSeconds: 5, HTTPStatus: 201,
+		Type: akamai.TypeURL, Action: akamai.ActionInvalidate, Network: akamai.NetworkProduction,
+		Objects:    []string{"https://www.example.com/a"},
+		Escalation: &events.Escalation{Type: akamai.TypeCPCode, Object: "12345", Reason: "flood"},
+	}}, Failures: []events.Failure{}}
+	data, err := r.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"escalation":{"type":"cpcode","object":"12345","reason":"flood"},"objects":["https://www.example.com/a"]`; !strings.Contains(string(data), want) {
+		t.Errorf("encoded %s, want it to contain %s", data, want)
+	}
+	got, err := events.DecodeResult(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, r) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, r)
+	}
+	r.Purges[0].Escalation = nil
+	if data, _ := r.Encode(); strings.Contains(string(data), "escalation") {
+		t.Errorf("a purge without escalation encodes it: %s", data)
+	}
+}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/budget"
+	"github.com/purgebus/purgebus/events"
 )
 
 // Key is what objects must share to travel in one Fast Purge request.
@@ -39,6 +41,9 @@ type Outcome struct {
 	// Err is why the object was not purged. Permanent(Err) tells whether
 	// retrying could ever help.
 	Err error
+	// Escalation is set when Result is the purge of a CP code or tag that
+	// covered the object (see Escalation).
+	Escalation *events.Escalation
 }
 
 // ErrTransient marks failures that a later retry may overcome: Akamai's
@@ -91,6 +96,12 @@ type CoalescerConfig struct {
 	// Circuit, when set, is tripped when Akamai refuses the credentials
 	// and holds every request until it closes.
 	Circuit *Circuit
+	// Escalations are the routes whose floods of URLs may be purged by a
+	// covering CP code or tag (see Escalation and PurgeRoute).
+	Escalations []Escalation
+	// OnEscalation, when set, is told about every escalation Akamai
+	// accepted.
+	OnEscalation func(EscalationStats)
 }
 
 // RequestStats describes one Fast Purge request, for logs and metrics.
@@ -146,6 +157,8 @@ type Coalescer struct {
 
 	waiting atomic.Int64 // submissions waiting for their outcomes
 
+	escalations map[string]*escalation // by route; read-only
+
 	mu      sync.Mutex
 	lanes   map[Key]*lane
 	closing bool
@@ -155,7 +168,9 @@ type Coalescer struct {
 // NewCoalescer returns a Coalescer sending requests through p.
 func NewCoalescer(p Purger, cfg CoalescerConfig) *Coalescer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Coalescer{purger: p, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel, lanes: map[Key]*lane{}}
+	c := &Coalescer{purger: p, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel, lanes: map[Key]*lane{}}
+	c.escalations = newEscalations(c, c.cfg.Escalations)
+	return c
 }
 
 // ErrClosed is returned for objects submitted after Close began.
@@ -170,6 +185,12 @@ func (c *Coalescer) Purge(ctx context.Context, key Key, objects []string) []Outc
 	if len(objects) == 0 {
 		return nil
 	}
+	return c.submit(ctx, key, w)
+}
+
+// submit hands w to the lane of key and waits for its outcomes.
+func (c *Coalescer) submit(ctx context.Context, key Key, w *waiter) []Outcome {
+	objects := w.objects
 	if c.cfg.OnSubmit != nil {
 		c.cfg.OnSubmit(key, len(objects))
 	}
@@ -182,6 +203,9 @@ func (c *Coalescer) Purge(ctx context.Context, key Key, objects []string) []Outc
 	defer c.waiting.Add(-1)
 	select {
 	case l.in <- w:
+	case <-w.done:
+		// An escalation covered every object while the lane was busy.
+		return w.outcomes
 	case <-l.exited:
 		w.failAll(ErrClosed)
 		return w.outcomes
@@ -222,6 +246,7 @@ func (c *Coalescer) lane(key Key) (*lane, bool) {
 			key:        key,
 			maxObjects: maxObjects,
 			in:         make(chan *waiter),
+			recheck:    make(chan struct{}, 1),
 			finished:   make(chan struct{}, c.cfg.MaxInFlight),
 			stop:       make(chan struct{}),
 			exited:     make(chan struct{}),
@@ -231,6 +256,13 @@ func (c *Coalescer) lane(key Key) (*lane, bool) {
 		go l.run()
 	}
 	return l, true
+}
+
+// existingLane returns the lane of key, if it was ever used.
+func (c *Coalescer) existingLane(key Key) *lane {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lanes[key]
 }
 
 // Close sends everything pending at once, without lingering, and waits
@@ -265,6 +297,12 @@ type waiter struct {
 	mu       sync.Mutex
 	left     int
 	done     chan struct{}
+	// route is set for a submission of an escalating route, whose
+	// objects a covering purge may settle outside the lane: settled then
+	// makes each object's outcome final once, and route is told.
+	route   *escalation
+	key     Key
+	settled []bool
 }
 
 func newWaiter(objects []string) *waiter {
@@ -276,16 +314,54 @@ func newWaiter(objects []string) *waiter {
 }
 
 func (w *waiter) set(i int, r *akamai.Result, err error) {
+	w.settle(i, r, err, nil)
+}
+
+// cover settles the i-th object as covered by the escalation's purge r,
+// unless it has its outcome already; it reports whether it had not.
+func (w *waiter) cover(i int, r *akamai.Result, esc *events.Escalation) bool {
+	return w.settle(i, r, nil, esc)
+}
+
+func (w *waiter) settle(i int, r *akamai.Result, err error, esc *events.Escalation) bool {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.outcomes[i].Result, w.outcomes[i].Err = r, err
+	if w.settled != nil {
+		if w.settled[i] {
+			w.mu.Unlock()
+			return false
+		}
+		w.settled[i] = true
+	}
+	w.outcomes[i].Result, w.outcomes[i].Err, w.outcomes[i].Escalation = r, err, esc
 	w.left--
 	if w.left == 0 {
 		close(w.done)
 	}
+	w.mu.Unlock()
+	if w.route != nil {
+		w.route.settled(w.key, w, i)
+	}
+	return true
+}
+
+// pending reports whether the i-th object still waits for its outcome;
+// only a submission of an escalating route can tell.
+func (w *waiter) pending(i int) bool {
+	if w.settled == nil {
+		return true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.settled[i]
 }
 
 func (w *waiter) failAll(err error) {
+	if w.settled != nil {
+		for i := range w.objects {
+			w.set(i, nil, err)
+		}
+		return
+	}
 	for i := range w.outcomes {
 		w.outcomes[i].Err = err
 	}
@@ -313,6 +389,7 @@ type lane struct {
 	key        Key
 	maxObjects int
 	in         chan *waiter
+	recheck    chan struct{} // an escalation covered some objects
 	finished   chan struct{} // a request finished; its slot is free
 	stop       chan struct{}
 	exited     chan struct{}
@@ -353,6 +430,9 @@ func (l *lane) run() {
 	// batch fills up before all of them are in.
 	add := func(w *waiter, from int) {
 		for i := from; i < len(w.objects); i++ {
+			if w.settled != nil && !w.pending(i) {
+				continue // covered by an escalation
+			}
 			o := w.objects[i]
 			if t, ok := cur.tickets[o]; ok {
 				cur.tickets[o] = append(t, ticket{w, i})
@@ -441,6 +521,18 @@ func (l *lane) run() {
 			lingered = true
 		case <-paceTimer.C:
 			pacing = false
+		case <-l.recheck:
+			// An escalation settled objects: they need no tokens.
+			cur = l.unsettled(cur)
+			if cur.batch.Len() == 0 {
+				timer.Stop()
+				lingered = false
+			}
+			pacing, paceMin = false, 0
+			paceTimer.Stop()
+			if held != nil {
+				add(held, heldFrom)
+			}
 		case <-l.stop:
 			stopping = true
 			l.stop = nil
@@ -477,6 +569,21 @@ func (l *lane) split(p *pending, n int) (head, tail *pending) {
 		dst.tickets[o] = p.tickets[o]
 	}
 	return head, tail
+}
+
+// unsettled returns p without the objects that have their outcomes,
+// keeping p's age.
+func (l *lane) unsettled(p *pending) *pending {
+	q := l.newPending()
+	q.since = p.since
+	for _, o := range p.batch.Objects() {
+		ts := slices.DeleteFunc(p.tickets[o], func(t ticket) bool { return !t.w.pending(t.i) })
+		if len(ts) > 0 {
+			q.batch.Add(o)
+			q.tickets[o] = ts
+		}
+	}
+	return q
 }
 
 // fail settles every object of p with err.

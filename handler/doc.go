@@ -12,4 +12,8 @@
 // persist, the handler returns an error, the event is naked with a delay
 // and JetStream delivers it again later — no result is published until the
 // outcome is final.
+//
+// A route of the routing file with escalate: hands its URLs to
+// Coalescer.PurgeRoute, which purges a flood of them by the CP code or
+// cache tag that covers them (see Escalation); their results say so.
 package handler

@@ -250,6 +250,16 @@ type group struct {
 	key     Key
 	objs    []string
 	c       *Coalescer
+	route   string // an escalating route's name, for its URLs
+}
+
+// purge submits g's objects to its coalescer and waits for their
+// outcomes.
+func (g *group) purge(ctx context.Context) []Outcome {
+	if g.route != "" {
+		return g.c.PurgeRoute(ctx, g.key, g.route, g.objs)
+	}
+	return g.c.Purge(ctx, g.key, g.objs)
 }
 
 // groups splits the event's objects into groups by type, for h's one
@@ -294,7 +304,7 @@ func (h *Handler) route(msg *message.Message, d delivery, ev *events.ContentChan
 			// account; a missing one is a wiring bug, never an event's.
 			return nil, dec, fmt.Errorf("event %s: no coalescer for account %q", d.id, g.Account)
 		}
-		groups = append(groups, group{account: g.Account, key: Key{g.Type, dec.Action, dec.Network}, objs: dedupe(g.Objects), c: c})
+		groups = append(groups, group{account: g.Account, key: Key{g.Type, dec.Action, dec.Network}, objs: dedupe(g.Objects), c: c, route: g.Route})
 	}
 	return groups, dec, nil
 }
@@ -322,15 +332,14 @@ func (h *Handler) purge(ctx context.Context, groups []group) []groupOutcomes {
 		}
 	}
 	if busy == 1 {
-		g := groups[only]
-		results[only].outcomes = g.c.Purge(ctx, g.key, g.objs)
+		results[only].outcomes = groups[only].purge(ctx)
 	} else {
 		var wg sync.WaitGroup
 		for i, g := range groups {
 			if len(g.objs) == 0 {
 				continue
 			}
-			wg.Go(func() { results[i].outcomes = g.c.Purge(ctx, g.key, g.objs) })
+			wg.Go(func() { results[i].outcomes = g.purge(ctx) })
 		}
 		wg.Wait()
 	}
@@ -396,10 +405,13 @@ func (h *Handler) publishDeadLetter(ctx context.Context, msg *message.Message, d
 		// Kept so that a replay is followed under the same ID.
 		dl.Headers = map[string][]string{bus.CorrelationIDHeader: {id}}
 	}
-	if utf8.Valid(msg.Payload) {
-		dl.Payload = string(msg.Payload)
+	// A URL's credentials are refused as an invalid object, and must not
+	// be kept either.
+	payload := events.RedactPayload(msg.Payload)
+	if utf8.Valid(payload) {
+		dl.Payload = string(payload)
 	} else {
-		dl.PayloadBase64 = msg.Payload
+		dl.PayloadBase64 = payload
 	}
 	data, err := dl.Encode()
 	if err != nil {

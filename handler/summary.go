@@ -40,7 +40,7 @@ func summarize(outcomes []groupOutcomes) (purges []events.Purge, failures []even
 				purges = append(purges, events.Purge{
 					PurgeID: r.PurgeID, SupportID: r.SupportID, EstimatedSeconds: r.EstimatedSeconds,
 					HTTPStatus: r.HTTPStatus, Type: g.Type, Action: g.Action, Network: g.Network,
-					Account: g.account, AcceptedAt: r.AcceptedAt,
+					Account: g.account, AcceptedAt: r.AcceptedAt, Escalation: o.Escalation,
 				})
 				counts = append(counts, 0)
 				idx.added(purges)

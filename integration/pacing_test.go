@@ -27,16 +27,33 @@ func scaled(c *consumer.Config) { c.Limits = budget.AkamaiLimits().Scale(timeSca
 // drains it and the tests measure purgebus, not the publisher.
 func publishURLs(t *testing.T, r *rig, prefix string, n, perEvent, first int) map[string][]string {
 	t.Helper()
-	js, err := jetstream.New(r.nc, jetstream.WithPublishAsyncMaxPending(1000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := make(map[string][]string, n)
-	for i := range n {
+	return publishAll(t, r, urlEvents(prefix, url, n, perEvent, first))
+}
+
+// urlEvents returns n events of perEvent URLs each, from URL number first
+// on, with IDs prefix-0, prefix-1, ...
+func urlEvents(prefix string, url func(int) string, n, perEvent, first int) []*events.ContentChanged {
+	evs := make([]*events.ContentChanged, n)
+	for i := range evs {
 		ev := &events.ContentChanged{ID: fmt.Sprintf("%s-%d", prefix, i)}
 		for j := range perEvent {
 			ev.URLs = append(ev.URLs, url(first+i*perEvent+j))
 		}
+		evs[i] = ev
+	}
+	return evs
+}
+
+// publishAll publishes evs asynchronously, in their order, and returns
+// the event IDs with their URLs once JetStream stored every one.
+func publishAll(t *testing.T, r *rig, evs []*events.ContentChanged) map[string][]string {
+	t.Helper()
+	js, err := jetstream.New(r.nc, jetstream.WithPublishAsyncMaxPending(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make(map[string][]string, len(evs))
+	for _, ev := range evs {
 		data, err := ev.Encode()
 		if err != nil {
 			t.Fatal(err)
@@ -54,11 +71,10 @@ func publishURLs(t *testing.T, r *rig, prefix string, n, perEvent, first int) ma
 	return want
 }
 
-// checkAllPurged fails the test unless every event has exactly one
-// result, succeeded, and every URL reached the fake.
-func checkAllPurged(t *testing.T, r *rig, want map[string][]string, timeout time.Duration) {
+// checkSucceeded fails the test unless every event of want has a result,
+// and every result of it succeeded.
+func checkSucceeded(t *testing.T, results map[string][]events.PurgeResult, want map[string][]string) {
 	t.Helper()
-	results := r.results(len(want), timeout)
 	for id := range want {
 		rs := results[id]
 		if len(rs) == 0 {
@@ -70,6 +86,13 @@ func checkAllPurged(t *testing.T, r *rig, want map[string][]string, timeout time
 			}
 		}
 	}
+}
+
+// checkAllPurged fails the test unless every event has exactly one
+// result, succeeded, and every URL reached the fake.
+func checkAllPurged(t *testing.T, r *rig, want map[string][]string, timeout time.Duration) {
+	t.Helper()
+	checkSucceeded(t, r.results(len(want), timeout), want)
 	purged := map[string]int{}
 	for _, u := range r.fake.PurgedObjects(akamai.TypeURL) {
 		purged[u]++

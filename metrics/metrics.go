@@ -80,13 +80,16 @@ type Metrics struct {
 
 	circuit *prometheus.GaugeVec
 
+	escalations *prometheus.CounterVec
+
 	// submitted and sent count objects by type index, for the coalescing
 	// ratio.
 	submitted, sent [len(types) + 1]atomic.Uint64
 
-	watchMu sync.Mutex // registers the collectors below once
-	buckets *bucketCollector
-	lag     *lagCollector
+	watchMu    sync.Mutex // registers the collectors below once
+	buckets    *bucketCollector
+	lag        *lagCollector
+	escBudgets *escalationCollector
 }
 
 // NewRegistry returns a new registry holding the Go runtime and process
@@ -140,6 +143,9 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Fast Purge requests that retried an earlier attempt, by type.", "type"),
 		circuit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "circuit_state",
 			Help: "State of the circuit breaker of an Akamai account: 0 closed, 1 open, 2 half-open."}, []string{"account"}),
+		escalations: counter("escalations_total",
+			"Floods of URLs purged by the CP code or cache tag that covers them (accepted covering purges), by account and covering type.",
+			"account", "type"),
 	}
 	// Series that alerts and rates rely on exist from the start, at zero.
 	for _, o := range []events.Outcome{events.OutcomeSucceeded, events.OutcomePartial, events.OutcomeFailed} {
@@ -159,7 +165,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			m.eventsReceived, m.eventsInFlight, m.eventsRetried, m.eventsFinished, m.eventLatency, m.deadLettered,
 			m.objectsSubmitted, m.objectsSent, m.objectsPurged,
 			m.requests, m.requestDuration, m.rateLimited, m.retries,
-			m.circuit, ratioCollector{m},
+			m.circuit, m.escalations, ratioCollector{m},
 		)
 	}
 	return m

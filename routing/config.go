@@ -120,6 +120,39 @@ type Route struct {
 	// ignored.
 	Hosts   []string `yaml:"hosts"`
 	Account string   `yaml:"account"`
+	// Escalate, when set, lets a flood of the route's URLs be purged by
+	// one CP code or cache tag that covers them all; nil means the
+	// route's URLs are always purged one by one.
+	Escalate *Escalate `yaml:"escalate"`
+}
+
+// Name names the route in logs, metrics and results: its host patterns,
+// comma-separated.
+func (r Route) Name() string { return strings.Join(r.Hosts, ",") }
+
+// Escalate is when and how a route's flood of URLs is purged by the CP
+// code or cache tag that covers them: when the route's URLs waiting to be
+// purged would take longer than After at the account's URL refill rate,
+// at most MaxPerHour times in any hour.
+type Escalate struct {
+	// CPCode or Tag is the covering object; exactly one is set.
+	CPCode int64  `yaml:"cpcode"`
+	Tag    string `yaml:"tag"`
+	// After is the longest wait for the route's waiting URLs that is
+	// tolerated before escalating. In YAML a duration such as "30s".
+	After time.Duration `yaml:"after"`
+	// MaxPerHour bounds the escalations of the route in any sliding
+	// hour; once spent, the route's URLs are purged one by one.
+	MaxPerHour int `yaml:"max_per_hour"`
+}
+
+// Object returns the covering object's type and its value (a CP code in
+// decimal).
+func (e Escalate) Object() (akamai.Type, string) {
+	if e.Tag != "" {
+		return akamai.TypeTag, e.Tag
+	}
+	return akamai.TypeCPCode, strconv.FormatInt(e.CPCode, 10)
 }
 
 // TagRouting says which account purges each cache tag.
@@ -553,6 +586,9 @@ func (c *Config) problems() []problem {
 			routed[hp] = i
 		}
 		checkAccount(p.with("account"), r.Account)
+		if r.Escalate != nil {
+			probs = append(probs, c.escalateProblems(p.with("escalate"), *r.Escalate)...)
+		}
 	}
 
 	// Tag routes.
@@ -681,6 +717,52 @@ func (c *Config) problems() []problem {
 		}
 	}
 	return probs
+}
+
+// escalateProblems lists the problems of a route's escalate setting at p.
+func (c *Config) escalateProblems(p path, e Escalate) []problem {
+	var probs []problem
+	add := func(p path, format string, args ...any) {
+		probs = append(probs, problem{p, fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case e.CPCode == 0 && e.Tag == "":
+		add(p, "names no covering object: set cpcode or tag")
+	case e.CPCode != 0 && e.Tag != "":
+		add(p.with("tag"), "set cpcode or tag, not both")
+	case e.CPCode < 0:
+		add(p.with("cpcode"), "CP code %d is not a positive integer", e.CPCode)
+	case e.CPCode > 0 && c.Allow.CPCodes != nil && !slices.Contains(c.Allow.CPCodes, e.CPCode):
+		add(p.with("cpcode"), "CP code %d is not allowed by allow.cpcodes: the covering purge would be refused", e.CPCode)
+	case e.Tag != "":
+		if _, err := akamai.NormalizeObject(akamai.TypeTag, e.Tag); err != nil {
+			add(p.with("tag"), "%q is not a cache tag: %v", e.Tag, err)
+		} else if !c.tagAllowed(e.Tag) {
+			add(p.with("tag"), "tag %q is not allowed by allow.tags: the covering purge would be refused", e.Tag)
+		}
+	}
+	if e.After <= 0 {
+		add(p.with("after"), "must be a positive duration, such as 30s")
+	}
+	if e.MaxPerHour < 1 {
+		add(p.with("max_per_hour"), "must be at least 1")
+	}
+	return probs
+}
+
+// tagAllowed reports whether allow.tags allows tag.
+func (c *Config) tagAllowed(tag string) bool {
+	if c.Allow.Tags == nil {
+		return true
+	}
+	t := newTagTable[struct{}]()
+	for _, s := range c.Allow.Tags {
+		if p, err := parseTagPattern(s); err == nil {
+			t.add(p, struct{}{})
+		}
+	}
+	_, ok := t.lookup(tag)
+	return ok
 }
 
 // withDefaults returns a copy of c with its defaults filled in. c's maps

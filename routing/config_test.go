@@ -135,6 +135,14 @@ func TestParseProblems(t *testing.T) {
 				"line 5: quotas.sources.cms: is 500, below", "line 5: quotas.sources.bulk.burst: is 10, below"}},
 		{"reject mode with a large burst", "accounts: {a: {}}\nquotas: {per_source_objects_per_minute: 60, burst: 1000, over_quota: reject}\nmax_objects_per_event: 1000\n", nil},
 		{"burst without rate", "accounts: {a: {}}\nquotas:\n  burst: 10\n", []string{"line 3: quotas.burst: has no effect without per_source_objects_per_minute"}},
+		{"escalate", "accounts: {a: {}}\nroutes:\n  - hosts: [www.example.com]\n    account: a\n    escalate: {cpcode: 12345, after: 30s, max_per_hour: 4}\n  - hosts: [shop.example.com]\n    account: a\n    escalate: {tag: site-shop, after: 1m, max_per_hour: 1}\n", nil},
+		{"escalate problems", "accounts: {a: {}}\nroutes:\n  - hosts: [a.example.com]\n    account: a\n    escalate: {after: 0s, max_per_hour: 0}\n  - hosts: [b.example.com]\n    account: a\n    escalate:\n      cpcode: 1\n      tag: t\n      after: 1s\n      max_per_hour: 1\n  - hosts: [c.example.com]\n    account: a\n    escalate: {cpcode: -5, after: 1s, max_per_hour: 1}\n  - hosts: [d.example.com]\n    account: a\n    escalate: {tag: \"sp ace\", after: 1s, max_per_hour: 1}\n",
+			[]string{"line 5: routes[0].escalate: names no covering object: set cpcode or tag", "line 5: routes[0].escalate.after: must be a positive duration",
+				"line 5: routes[0].escalate.max_per_hour: must be at least 1", "line 10: routes[1].escalate.tag: set cpcode or tag, not both",
+				"line 15: routes[2].escalate.cpcode: CP code -5 is not a positive integer", `line 18: routes[3].escalate.tag: "sp ace" is not a cache tag`}},
+		{"escalate unknown field", "accounts: {a: {}}\nroutes:\n  - hosts: [a.example.com]\n    account: a\n    escalate: {cpcode: 1, after: 1s, max_per_hour: 1, per_day: 3}\n", []string{"line 5: field per_day not found"}},
+		{"escalate to objects not allowed", "accounts: {a: {}}\nroutes:\n  - hosts: [a.example.com]\n    account: a\n    escalate: {cpcode: 7, after: 1s, max_per_hour: 1}\n  - hosts: [b.example.com]\n    account: a\n    escalate:\n      tag: site-b\n      after: 1s\n      max_per_hour: 1\n  - hosts: [c.example.com]\n    account: a\n    escalate: {tag: news-c, after: 1s, max_per_hour: 1}\nallow: {cpcodes: [8], tags: [\"news-*\"]}\n",
+			[]string{"line 5: routes[0].escalate.cpcode: CP code 7 is not allowed by allow.cpcodes", `line 9: routes[1].escalate.tag: tag "site-b" is not allowed by allow.tags`}},
 		{"explicit zero max_delay", "accounts: {a: {}}\nquotas:\n  per_source_objects_per_minute: 10\n  max_delay: 0s\n", []string{"line 4: quotas.max_delay: must be positive; to refuse over-quota events at once, set over_quota: reject"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

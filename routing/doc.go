@@ -37,6 +37,10 @@
 //	routes:
 //	  - hosts: ["example.com", "www.example.com", "*.static.example.com"]
 //	    account: main
+//	    # A flood of these URLs that would wait over 30 s at the URL refill
+//	    # rate is purged by its CP code (or tag: site-www), at most 4 times
+//	    # an hour; without escalate, never.
+//	    escalate: {cpcode: 345678, after: 30s, max_per_hour: 4}
 //	  - hosts: ["shop.example.com", "*.shop.example.net"]
 //	    account: shop
 //	  - hosts: ["*"]                   # every other host; without it, no_route
@@ -80,6 +84,14 @@
 // credentials come from the command line and environment, purging every
 // object. When a file names exactly one account, absent routes and
 // default accounts mean that account too.
+//
+// # Escalation
+//
+// A route with escalate names a CP code or cache tag that covers all its
+// URLs. Package handler purges that one object instead of the URLs when
+// they flood: see handler.Escalation. The covering object must be allowed
+// by allow:, or the configuration is refused. Each escalating route's URLs
+// make a Group of their own, with Group.Route set.
 //
 // # Matching
 //

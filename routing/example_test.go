@@ -112,3 +112,52 @@ quotas:
 	//   line 7: routes[1].hosts[0]: "https://shop.example.com": a host pattern is a bare host name such as www.example.com or *.example.com, without scheme, port or path
 	//   line 10: quotas.per_source_objects_per_minute: must not be negative
 }
+
+// A route with escalate names the CP code or cache tag that covers its
+// URLs; a mistake in it is reported with its line.
+func ExampleEscalate() {
+	cfg, err := routing.Parse([]byte(`
+accounts:
+  main: {}
+routes:
+  - hosts: [www.example.com]
+    account: main
+    escalate: {cpcode: 12345, after: 30s, max_per_hour: 4}
+  - hosts: [shop.example.com]
+    account: main
+allow:
+  cpcodes: [12345]
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range cfg.Routes {
+		if e := r.Escalate; e != nil {
+			t, obj := e.Object()
+			fmt.Printf("%s escalates to %s %s after %v, at most %d an hour\n", r.Name(), t, obj, e.After, e.MaxPerHour)
+		}
+	}
+	router, _ := routing.NewRouter(cfg)
+	d := router.Route(events.ContentChanged{URLs: []string{"https://www.example.com/a", "https://shop.example.com/b"}}, time.Now())
+	for _, g := range d.Groups {
+		fmt.Printf("%s %v route=%q\n", g.Type, g.Objects, g.Route)
+	}
+
+	_, err = routing.Parse([]byte(`
+accounts:
+  main: {}
+routes:
+  - hosts: [www.example.com]
+    account: main
+    escalate: {tag: site-www, after: 30s, max_per_hour: 4}
+allow:
+  tags: ["news-*"]
+`))
+	fmt.Println(err)
+	// Output:
+	// www.example.com escalates to cpcode 12345 after 30s, at most 4 an hour
+	// url [https://shop.example.com/b] route=""
+	// url [https://www.example.com/a] route="www.example.com"
+	// routing: line 7: routes[0].escalate.tag: tag "site-www" is not allowed by allow.tags: the covering purge would be refused
+}

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/purgebus/purgebus/akamai"
@@ -17,7 +18,7 @@ import (
 // the state of the per-source quotas, so one Router should serve every
 // event of a process.
 type Router struct {
-	routes      *hostTable[string]
+	routes      *hostTable[hostRoute]
 	tags        *tagTable[string]
 	cpcodes     map[int64]string
 	tagDefault  string
@@ -40,7 +41,7 @@ func NewRouter(cfg *Config) (*Router, error) {
 	}
 	c := cfg.withDefaults()
 	r := &Router{
-		routes:      newHostTable[string](),
+		routes:      newHostTable[hostRoute](),
 		tags:        newTagTable[string](),
 		cpcodes:     map[int64]string{},
 		tagDefault:  c.Tags.DefaultAccount,
@@ -51,9 +52,13 @@ func NewRouter(cfg *Config) (*Router, error) {
 	}
 	// Validate has checked every pattern, and that none repeats.
 	for _, rt := range c.Routes {
+		hr := hostRoute{account: rt.Account}
+		if rt.Escalate != nil {
+			hr.escalating = rt.Name()
+		}
 		for _, h := range rt.Hosts {
 			p, _ := parseHostPattern(h)
-			r.routes.add(p, rt.Account)
+			r.routes.add(p, hr)
 		}
 	}
 	for _, rt := range c.Tags.Routes {
@@ -99,8 +104,9 @@ type Decision struct {
 	// Action and Network are the event's.
 	Action  akamai.Action
 	Network akamai.Network
-	// Groups are the objects to purge, one group per account and type,
-	// ordered by account name and then as akamai.Types. Objects keep the
+	// Groups are the objects to purge, one group per account and type
+	// (and escalating route, for URLs), ordered by account name, then
+	// route name ("" first), then as akamai.Types. Objects keep the
 	// event's order, without duplicates; CP codes are in decimal.
 	Groups []Group
 	// Rejected are the objects that will not be purged, in the event's
@@ -121,6 +127,15 @@ type Group struct {
 	Account string
 	Type    akamai.Type
 	Objects []string
+	// Route is set for the URLs of a route with escalate: its name (see
+	// Route.Name). Each such route's URLs make a group of their own.
+	Route string
+}
+
+// hostRoute is what a host pattern routes to.
+type hostRoute struct {
+	account    string
+	escalating string // the route's name when it escalates, else ""
 }
 
 // Rejection is an object that will not be purged.
@@ -263,13 +278,13 @@ func (r *Router) route(ev events.ContentChanged, key uint64, now time.Time) Deci
 
 	type verdict struct {
 		Rejection
-		account string // when Reason is ""
+		to groupKey // when Reason is ""
 	}
 	var vs []verdict
 	n := 0
 	r.each(ev, func(t akamai.Type, obj string) {
-		account, reason, msg := r.decide(t, obj)
-		vs = append(vs, verdict{Rejection{Type: t, Object: obj, Reason: reason, Message: msg}, account})
+		to, reason, msg := r.decide(t, obj)
+		vs = append(vs, verdict{Rejection{Type: t, Object: obj, Reason: reason, Message: msg}, to})
 		if reason == "" {
 			n++
 		}
@@ -293,29 +308,40 @@ func (r *Router) route(ev events.ContentChanged, key uint64, now time.Time) Deci
 		}
 	}
 
-	byAccount := map[string]*[3][]string{} // by index in akamai.Types
+	byKey := map[groupKey]*[3][]string{} // by index in akamai.Types
+	var keys []groupKey
 	for _, v := range vs {
 		if v.Reason != "" {
 			d.Rejected = append(d.Rejected, v.Rejection)
 			continue
 		}
-		g := byAccount[v.account]
+		g := byKey[v.to]
 		if g == nil {
 			g = new([3][]string)
-			byAccount[v.account] = g
+			byKey[v.to] = g
+			keys = append(keys, v.to)
 		}
 		i := slices.Index(akamai.Types, v.Type)
 		g[i] = append(g[i], v.Object)
 	}
-	for _, account := range sortedKeys(byAccount) {
-		for i, objs := range byAccount[account] {
+	slices.SortFunc(keys, func(a, b groupKey) int {
+		if a.account != b.account {
+			return strings.Compare(a.account, b.account)
+		}
+		return strings.Compare(a.route, b.route)
+	})
+	for _, k := range keys {
+		for i, objs := range byKey[k] {
 			if len(objs) > 0 {
-				d.Groups = append(d.Groups, Group{Account: account, Type: akamai.Types[i], Objects: objs})
+				d.Groups = append(d.Groups, Group{Account: k.account, Type: akamai.Types[i], Objects: objs, Route: k.route})
 			}
 		}
 	}
 	return d
 }
+
+// groupKey is the account, and the escalating route if any, of a Group.
+type groupKey struct{ account, route string }
 
 // each calls f for every distinct object of ev, in the event's order:
 // URLs, tags, then CP codes.
@@ -340,8 +366,9 @@ func (r *Router) each(ev events.ContentChanged, f func(akamai.Type, string)) {
 	}
 }
 
-// decide returns the account that purges obj, or why none does.
-func (r *Router) decide(t akamai.Type, obj string) (account string, reason Reason, msg string) {
+// decide returns the account that purges obj, with the escalating route
+// of a URL, or why none does.
+func (r *Router) decide(t akamai.Type, obj string) (to groupKey, reason Reason, msg string) {
 	switch t {
 	case akamai.TypeURL:
 		host, raw, valid := urlHost(obj)
@@ -351,39 +378,39 @@ func (r *Router) decide(t akamai.Type, obj string) (account string, reason Reaso
 		}
 		if r.allowHosts != nil {
 			if _, ok := r.allowHosts.lookup(host, valid); !ok {
-				return "", NotAllowed, fmt.Sprintf("host %q is not allowed", name)
+				return to, NotAllowed, fmt.Sprintf("host %q is not allowed", name)
 			}
 		}
-		if a, ok := r.routes.lookup(host, valid); ok {
-			return a, "", ""
+		if hr, ok := r.routes.lookup(host, valid); ok {
+			return groupKey{hr.account, hr.escalating}, "", ""
 		}
-		return "", NoRoute, fmt.Sprintf("no route for host %q", name)
+		return to, NoRoute, fmt.Sprintf("no route for host %q", name)
 	case akamai.TypeTag:
 		if r.allowTags != nil {
 			if _, ok := r.allowTags.lookup(obj); !ok {
-				return "", NotAllowed, fmt.Sprintf("tag %q is not allowed", obj)
+				return to, NotAllowed, fmt.Sprintf("tag %q is not allowed", obj)
 			}
 		}
 		if a, ok := r.tags.lookup(obj); ok {
-			return a, "", ""
+			return groupKey{account: a}, "", ""
 		}
 		if r.tagDefault != "" {
-			return r.tagDefault, "", ""
+			return groupKey{account: r.tagDefault}, "", ""
 		}
-		return "", NoRoute, fmt.Sprintf("no route for tag %q", obj)
+		return to, NoRoute, fmt.Sprintf("no route for tag %q", obj)
 	default:
 		code, _ := strconv.ParseInt(obj, 10, 64)
 		if r.allowCodes != nil {
 			if _, ok := r.allowCodes[code]; !ok {
-				return "", NotAllowed, fmt.Sprintf("CP code %s is not allowed", obj)
+				return to, NotAllowed, fmt.Sprintf("CP code %s is not allowed", obj)
 			}
 		}
 		if a, ok := r.cpcodes[code]; ok {
-			return a, "", ""
+			return groupKey{account: a}, "", ""
 		}
 		if r.codeDefault != "" {
-			return r.codeDefault, "", ""
+			return groupKey{account: r.codeDefault}, "", ""
 		}
-		return "", NoRoute, fmt.Sprintf("no route for CP code %s", obj)
+		return to, NoRoute, fmt.Sprintf("no route for CP code %s", obj)
 	}
 }

@@ -87,27 +87,26 @@ func TestRoute(t *testing.T) {
 				"https://example.com/g",
 			}, nil, nil),
 			groups: []Group{
-				{"main", akamai.TypeURL, []string{"https://www.example.com/a", "https://deep.sub.example.com/f", "https://example.com/g"}},
-				{"media", akamai.TypeURL, []string{"https://img.cdn.shop.example.com/d", "https://x.media.example.com/e"}},
-				{"shop", akamai.TypeURL, []string{"https://shop.example.com/b", "https://a.b.shop.example.com/c"}},
+				{"main", akamai.TypeURL, []string{"https://www.example.com/a", "https://deep.sub.example.com/f", "https://example.com/g"}, ""},
+				{"media", akamai.TypeURL, []string{"https://img.cdn.shop.example.com/d", "https://x.media.example.com/e"}, ""},
+				{"shop", akamai.TypeURL, []string{"https://shop.example.com/b", "https://a.b.shop.example.com/c"}, ""},
 			},
 		},
 		{
 			name: "case, port and trailing dot do not matter",
 			ev:   event("", []string{"HTTPS://WWW.Example.COM:8443/A", "http://Shop.Example.Com./x?y=1", "https://shop.example.com:/z"}, nil, nil),
 			groups: []Group{
-				{"main", akamai.TypeURL, []string{"https://WWW.Example.COM:8443/A"}},
-				{"shop", akamai.TypeURL, []string{"http://Shop.Example.Com./x?y=1", "https://shop.example.com:/z"}},
+				{"main", akamai.TypeURL, []string{"https://WWW.Example.COM:8443/A"}, ""},
+				{"shop", akamai.TypeURL, []string{"http://Shop.Example.Com./x?y=1", "https://shop.example.com:/z"}, ""},
 			},
 		},
 		{
 			name: "no route",
-			ev:   event("", []string{"https://www.example.net/a", "https://example.com.evil.net/b", "https://media.example.com.x/c", "https://user@www.example.com/d", "https://[::1]/e"}, nil, nil),
+			ev:   event("", []string{"https://www.example.net/a", "https://example.com.evil.net/b", "https://media.example.com.x/c", "https://[::1]/e"}, nil, nil),
 			rej: []rej{
 				{"https://www.example.net/a", NoRoute, `no route for host "www.example.net"`},
 				{"https://example.com.evil.net/b", NoRoute, `no route for host "example.com.evil.net"`},
 				{"https://media.example.com.x/c", NoRoute, `no route for host "media.example.com.x"`},
-				{"https://user@www.example.com/d", NoRoute, `no route for host "user@www.example.com"`},
 				{"https://[::1]/e", NoRoute, `no route for host "[::1]"`},
 			},
 		},
@@ -115,17 +114,17 @@ func TestRoute(t *testing.T) {
 			name: "tags by prefix, longest wins, default for the rest",
 			ev:   event("", nil, []string{"shop-a", "shop-media-b", "cart", "Cart", "news", "shop-"}, nil),
 			groups: []Group{
-				{"main", akamai.TypeTag, []string{"Cart", "news"}},
-				{"media", akamai.TypeTag, []string{"shop-media-b"}},
-				{"shop", akamai.TypeTag, []string{"shop-a", "cart", "shop-"}},
+				{"main", akamai.TypeTag, []string{"Cart", "news"}, ""},
+				{"media", akamai.TypeTag, []string{"shop-media-b"}, ""},
+				{"shop", akamai.TypeTag, []string{"shop-a", "cart", "shop-"}, ""},
 			},
 		},
 		{
 			name: "cp codes listed, no default",
 			ev:   event("", nil, nil, []int64{100, 200, 300, 101}),
 			groups: []Group{
-				{"media", akamai.TypeCPCode, []string{"200"}},
-				{"shop", akamai.TypeCPCode, []string{"100", "101"}},
+				{"media", akamai.TypeCPCode, []string{"200"}, ""},
+				{"shop", akamai.TypeCPCode, []string{"100", "101"}, ""},
 			},
 			rej: []rej{{"300", NoRoute, "no route for CP code 300"}},
 		},
@@ -133,9 +132,9 @@ func TestRoute(t *testing.T) {
 			name: "duplicates once, groups by account then type",
 			ev:   event("", []string{"https://shop.example.com/a", "https://shop.example.com/a"}, []string{"cart", "cart"}, []int64{100, 100}),
 			groups: []Group{
-				{"shop", akamai.TypeURL, []string{"https://shop.example.com/a"}},
-				{"shop", akamai.TypeCPCode, []string{"100"}},
-				{"shop", akamai.TypeTag, []string{"cart"}},
+				{"shop", akamai.TypeURL, []string{"https://shop.example.com/a"}, ""},
+				{"shop", akamai.TypeCPCode, []string{"100"}, ""},
+				{"shop", akamai.TypeTag, []string{"cart"}, ""},
 			},
 		},
 	} {
@@ -172,9 +171,9 @@ allow:
 	d := r.Route(event("", []string{"https://www.example.com/", "https://a.example.org/", "https://example.org/", "https://evil.com/"},
 		[]string{"news-1", "home", "homepage"}, []int64{7, 8}), time.Now())
 	wantGroups := []Group{
-		{"a", akamai.TypeURL, []string{"https://www.example.com/", "https://a.example.org/"}},
-		{"a", akamai.TypeCPCode, []string{"7"}},
-		{"a", akamai.TypeTag, []string{"news-1", "home"}},
+		{"a", akamai.TypeURL, []string{"https://www.example.com/", "https://a.example.org/"}, ""},
+		{"a", akamai.TypeCPCode, []string{"7"}, ""},
+		{"a", akamai.TypeTag, []string{"news-1", "home"}, ""},
 	}
 	if !reflect.DeepEqual(d.Groups, wantGroups) {
 		t.Errorf("groups %+v", d.Groups)
@@ -211,12 +210,12 @@ func TestRouteDefaultConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := event("x", []string{"https://anything.example/", "https://user@[::1]:8080/%zz"}, []string{"t"}, []int64{5})
+	ev := event("x", []string{"https://anything.example/", "https://[::1]:8080/%7A"}, []string{"t"}, []int64{5})
 	d := r.Route(ev, time.Now())
 	want := []Group{
-		{DefaultAccount, akamai.TypeURL, ev.URLs},
-		{DefaultAccount, akamai.TypeCPCode, []string{"5"}},
-		{DefaultAccount, akamai.TypeTag, []string{"t"}},
+		{DefaultAccount, akamai.TypeURL, ev.URLs, ""},
+		{DefaultAccount, akamai.TypeCPCode, []string{"5"}, ""},
+		{DefaultAccount, akamai.TypeTag, []string{"t"}, ""},
 	}
 	if !reflect.DeepEqual(d.Groups, want) || d.Rejected != nil || d.Err() != nil {
 		t.Errorf("decision %+v", d)
@@ -297,10 +296,33 @@ func TestRouteARL(t *testing.T) {
 	r := mustRouter(t, multiConfig)
 	ev := events.ContentChanged{URLs: []string{"/L/512/6848/1h/shop.example.com/a.jpg", "/=/1/2/3d/www.example.org/"}}
 	d := r.Route(ev, time.Now())
-	if want := []Group{{"shop", akamai.TypeURL, ev.URLs[:1]}}; !reflect.DeepEqual(d.Groups, want) {
+	if want := []Group{{Account: "shop", Type: akamai.TypeURL, Objects: ev.URLs[:1]}}; !reflect.DeepEqual(d.Groups, want) {
 		t.Errorf("groups %+v", d.Groups)
 	}
 	if len(d.Rejected) != 1 || d.Rejected[0].Message != `no route for host "www.example.org"` {
 		t.Errorf("rejected %+v", d.Rejected)
+	}
+}
+
+// TestRouteEscalating: the URLs of an escalating route make a group of
+// their own, named by the route, after the account's other URLs.
+func TestRouteEscalating(t *testing.T) {
+	r := mustRouter(t, `
+accounts: {a: {}}
+routes:
+  - hosts: [www.example.com, "*.www.example.com"]
+    account: a
+    escalate: {cpcode: 12345, after: 30s, max_per_hour: 4}
+  - hosts: ["*"]
+    account: a
+`)
+	d := r.Route(event("", []string{"https://www.example.com/1", "https://other.example.com/2", "https://x.www.example.com/3"}, []string{"t"}, nil), time.Now())
+	want := []Group{
+		{Account: "a", Type: akamai.TypeURL, Objects: []string{"https://other.example.com/2"}},
+		{Account: "a", Type: akamai.TypeTag, Objects: []string{"t"}},
+		{Account: "a", Type: akamai.TypeURL, Objects: []string{"https://www.example.com/1", "https://x.www.example.com/3"}, Route: "www.example.com,*.www.example.com"},
+	}
+	if !reflect.DeepEqual(d.Groups, want) {
+		t.Errorf("groups\n got %+v\nwant %+v", d.Groups, want)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/akamai/akamaitest"
@@ -27,68 +26,13 @@ import (
 // starts the fake Akamai; cleanup stops it.
 func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool), stderr io.Writer) (consumer.Config, func(), error) {
 	cleanup := func() {}
-	cfg := consumer.Config{
-		NATSURL: o.natsURL,
-		NATS: bus.ConnectConfig{
-			CredsFile: o.natsCreds,
-			NKeyFile:  o.natsNKey,
-			User:      o.natsUser,
-			Password:  o.natsPassword,
-			Token:     o.natsToken,
-			TLSCA:     o.natsTLSCA,
-			TLSCert:   o.natsTLSCert,
-			TLSKey:    o.natsTLSKey,
-		},
-		Embedded: bus.EmbeddedConfig{
-			Listen:   o.natsListen,
-			DataDir:  o.dataDir,
-			User:     o.listenUser,
-			Password: o.listenPassword,
-			Token:    o.listenToken,
-		},
-		Provision: o.provision,
-		Streams: bus.StreamsConfig{
-			ContentStream:      o.stream,
-			ResultStream:       o.resultStream,
-			DeadLetterStream:   o.deadStream,
-			Durable:            o.durable,
-			MaxAckPending:      o.inFlight,
-			Replicas:           o.replicas,
-			ResultMaxAge:       o.resultMaxAge,
-			DeadLetterMaxAge:   o.deadMaxAge,
-			ResultMaxBytes:     o.resultMaxBytes.n,
-			DeadLetterMaxBytes: o.deadMaxBytes.n,
-			ResultDuplicates:   o.resultDups.d,
-			AckWait:            o.ackWait,
-		},
-		Coalescer: handler.CoalescerConfig{
-			Linger:      o.linger,
-			MaxAttempts: o.maxAttempts,
-			MaxInFlight: o.requestInFlight,
-		},
-		Handler:         handler.Config{MaxEventBytes: o.maxEventBytes},
-		ShutdownTimeout: o.shutdownTimeout,
-		Logger:          log,
-		SharedBudget:    o.sharedBudget,
-		BudgetAccount:   o.budgetAccount,
-		Unpaced:         o.unpaced,
-	}
-	if o.natsURL == "" {
-		// The embedded server's memory is the consumer's.
-		if o.resultMaxBytes.set && o.resultMaxBytes.n == 0 {
-			cfg.Streams.ResultMaxBytes = -1 // no limit, as asked
-		}
-		cfg.Streams = cfg.Streams.EmbeddedDefaults()
-	}
+	cfg := o.baseConfig(log)
 	if o.routing != "" {
 		rc, err := routing.Load(o.routing)
 		if err != nil {
 			return cfg, cleanup, fmt.Errorf("--routing: %w", err)
 		}
 		cfg.Routing = rc
-	}
-	if err := o.checkNATS(cfg); err != nil {
-		return cfg, cleanup, err
 	}
 	if o.sandbox {
 		srv := akamaitest.NewServer(akamaitest.Options{MaxRecords: 10000})
@@ -145,31 +89,10 @@ func (o *options) config(log *slog.Logger, lookupEnv func(string) (string, bool)
 	return cfg, cleanup, nil
 }
 
-// checkNATS reports NATS flags that cannot work, before anything starts.
+// checkNATS reports NATS flags that cannot work together, before
+// anything starts.
 func (o *options) checkNATS(cfg consumer.Config) error {
 	var errs []error
-	if o.replicas < 1 {
-		errs = append(errs, fmt.Errorf("--stream-replicas must be at least 1, not %d", o.replicas))
-	}
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{{"--result-max-age", o.resultMaxAge}, {"--deadletter-max-age", o.deadMaxAge}, {"--result-duplicates", o.resultDups.d}, {"--ack-wait", o.ackWait}} {
-		if f.d <= 0 && (f.name != "--result-duplicates" || o.resultDups.set) {
-			errs = append(errs, fmt.Errorf("%s must be positive, not %v", f.name, f.d))
-		}
-	}
-	if o.resultDups.set && o.resultDups.d > 0 && o.resultDups.d < 100*time.Millisecond {
-		errs = append(errs, fmt.Errorf("--result-duplicates must be at least 100ms (JetStream's least window), not %v", o.resultDups.d))
-	}
-	for _, f := range []struct {
-		name string
-		n    int64
-	}{{"--result-max-bytes", o.resultMaxBytes.n}, {"--deadletter-max-bytes", o.deadMaxBytes.n}, {"--memory-limit", o.memoryLimitFlag.n}} {
-		if f.n < 0 {
-			errs = append(errs, fmt.Errorf("%s must be 0 (no limit) or more, not %d", f.name, f.n))
-		}
-	}
 	client := setFlags([]struct{ name, v string }{
 		{"--nats-creds", o.natsCreds}, {"--nats-nkey", o.natsNKey}, {"--nats-user", o.natsUser},
 		{"--nats-password", o.natsPassword}, {"--nats-token", o.natsToken}, {"--nats-tls-ca", o.natsTLSCA},
@@ -264,9 +187,16 @@ func printConfig(w io.Writer, o *options, cfg consumer.Config) error {
 		"deadletter_stream":    cfg.Streams.DeadLetterStream,
 		"durable":              cfg.Streams.Durable,
 		"in_flight":            cfg.Streams.MaxAckPending,
-		"linger":               o.linger.String(),
-		"max_event_bytes":      o.maxEventBytes,
-		"shutdown_timeout":     o.shutdownTimeout.String(),
+		"linger":               cfg.Coalescer.Linger.String(),
+		"max_event_bytes":      cfg.Handler.MaxEventBytes,
+		"max_attempts":         cfg.Coalescer.MaxAttempts,
+		"requests_in_flight":   cfg.Coalescer.MaxInFlight,
+		"log_format":           o.logFormat,
+		"log_level":            o.logLevel,
+		"edgerc":               o.edgerc,
+		"section":              o.section,
+		"account_key":          o.accountKey,
+		"shutdown_timeout":     cfg.ShutdownTimeout.String(),
 		"http_addr":            o.httpAddr,
 		"pprof":                o.pprof,
 		"routing":              o.routing,
@@ -291,4 +221,62 @@ func redacted(secret string) string {
 		return ""
 	}
 	return "[redacted]"
+}
+
+// baseConfig is the consumer's configuration from the options alone,
+// before credentials or a routing file are read.
+func (o *options) baseConfig(log *slog.Logger) consumer.Config {
+	cfg := consumer.Config{NATSURL: o.natsURL,
+		NATS: bus.ConnectConfig{
+			CredsFile: o.natsCreds,
+			NKeyFile:  o.natsNKey,
+			User:      o.natsUser,
+			Password:  o.natsPassword,
+			Token:     o.natsToken,
+			TLSCA:     o.natsTLSCA,
+			TLSCert:   o.natsTLSCert,
+			TLSKey:    o.natsTLSKey,
+		},
+		Embedded: bus.EmbeddedConfig{
+			Listen:   o.natsListen,
+			DataDir:  o.dataDir,
+			User:     o.listenUser,
+			Password: o.listenPassword,
+			Token:    o.listenToken,
+		},
+		Provision: o.provision,
+		Streams: bus.StreamsConfig{
+			ContentStream:      o.stream,
+			ResultStream:       o.resultStream,
+			DeadLetterStream:   o.deadStream,
+			Durable:            o.durable,
+			MaxAckPending:      o.inFlight,
+			Replicas:           o.replicas,
+			ResultMaxAge:       o.resultMaxAge,
+			DeadLetterMaxAge:   o.deadMaxAge,
+			ResultMaxBytes:     o.resultMaxBytes.n,
+			DeadLetterMaxBytes: o.deadMaxBytes.n,
+			ResultDuplicates:   o.resultDups.d,
+			AckWait:            o.ackWait,
+		},
+		Coalescer: handler.CoalescerConfig{
+			Linger:      o.linger,
+			MaxAttempts: o.maxAttempts,
+			MaxInFlight: o.requestInFlight,
+		},
+		Handler:         handler.Config{MaxEventBytes: o.maxEventBytes},
+		ShutdownTimeout: o.shutdownTimeout,
+		Logger:          log,
+		SharedBudget:    o.sharedBudget,
+		BudgetAccount:   o.budgetAccount,
+		Unpaced:         o.unpaced,
+	}
+	if o.natsURL == "" {
+		// The embedded server's memory is the consumer's.
+		if o.resultMaxBytes.set && o.resultMaxBytes.n == 0 {
+			cfg.Streams.ResultMaxBytes = -1 // no limit, as asked
+		}
+		cfg.Streams = cfg.Streams.EmbeddedDefaults()
+	}
+	return cfg
 }

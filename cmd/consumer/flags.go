@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,6 +65,15 @@ type options struct {
 	routing         string
 	sharedBudget    bool
 	budgetAccount   string
+
+	// fs is the flag set that filled the options; validate checks every
+	// flag of it.
+	fs *flag.FlagSet
+	// fromEnv maps the flags that an environment variable set (and the
+	// command line did not) to that variable, so that an error names it.
+	fromEnv map[string]string
+	// warnings are what validate let pass but the log should say, once.
+	warnings []string
 }
 
 // envNames are the environment variables of a flag, the first winning:
@@ -106,9 +116,54 @@ func envName(flagName string) string {
 	return "PURGEBUS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// parseFlags reads the environment, then the command line, and
+// validates the result: the error names every problem at once.
 func parseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (*options, error) {
-	o := &options{}
+	o := newOptions(stderr)
+	fs := o.fs
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		for _, name := range envNames(f.Name) {
+			v, ok := lookupEnv(name)
+			if !ok || v == "" {
+				continue
+			}
+			if err := f.Value.Set(v); err != nil {
+				shown := strconv.Quote(v)
+				if secretFlags[f.Name] {
+					shown = "[redacted]"
+				}
+				errs = append(errs, fmt.Errorf("environment variable %s=%s (--%s): %s", name, shown, f.Name, setErrorReason(f, err)))
+			}
+			o.fromEnv[f.Name] = name
+			break
+		}
+	})
+	o.gomemlimit, _ = lookupEnv("GOMEMLIMIT")
+	if err := fs.Parse(args); err != nil {
+		return nil, errors.Join(append(errs, explainParseError(fs, err))...)
+	}
+	if fs.NArg() > 0 {
+		return nil, errors.Join(append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))...)
+	}
+	// The command line wins, and is what an error then names.
+	fs.Visit(func(f *flag.Flag) { delete(o.fromEnv, f.Name) })
+	if len(errs) > 0 {
+		// A value that did not parse is not validated further.
+		return nil, errors.Join(errs...)
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// newOptions registers every flag of the consumer, with its default, on
+// a new flag set.
+func newOptions(stderr io.Writer) *options {
+	o := &options{fromEnv: map[string]string{}}
 	fs := flag.NewFlagSet("consumer", flag.ContinueOnError)
+	o.fs = fs
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.natsURL, "nats-url", "", "connect to this NATS server or cluster (comma-separated URLs) instead of starting an embedded one; its streams must exist unless --provision")
 	fs.StringVar(&o.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (loopback by default)")
@@ -133,7 +188,7 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.Var(&o.deadMaxBytes, "deadletter-max-bytes", "largest size of the dead-letter stream (bytes, or with a unit: 1GiB), with --provision; 0 means no limit")
 	fs.Var(&o.resultDups, "result-duplicates", "window in which a result or dead letter published again for one delivery of an event (a redelivery) is stored once; nats-server holds each result's ID in memory that long. "+
 		"Default 5s for the embedded server (quick redeliveries: after a nak, overlapping deliveries), 2m with --nats-url (with --provision), which also covers redeliveries after --ack-wait")
-	fs.DurationVar(&o.ackWait, "ack-wait", 30*time.Second, "how long JetStream waits for an event's ack before redelivering it; the consumer extends it while it works on the event (the durable's AckWait, set when provisioning; otherwise the existing durable's applies)")
+	fs.DurationVar(&o.ackWait, "ack-wait", defaultAckWait, "how long JetStream waits for an event's ack before redelivering it; the consumer extends it while it works on the event (the durable's AckWait, set when provisioning; otherwise the existing durable's applies); at least "+minAckWait.String()+", above one purge request's timeout")
 	fs.StringVar(&o.dataDir, "data-dir", "purgebus-data", "JetStream store directory of the embedded NATS server")
 	fs.StringVar(&o.edgerc, "edgerc", "", "Akamai .edgerc file (default ~/.edgerc)")
 	fs.StringVar(&o.section, "section", "", "section of the .edgerc file (default ccu)")
@@ -172,34 +227,7 @@ func parseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 		})
 		fmt.Fprintf(stderr, "\nAkamai credentials come from the .edgerc file and the AKAMAI_HOST, AKAMAI_CLIENT_TOKEN,\nAKAMAI_CLIENT_SECRET, AKAMAI_ACCESS_TOKEN (and AKAMAI_<SECTION>_…) variables; the environment wins.\n")
 	}
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		for _, name := range envNames(f.Name) {
-			v, ok := lookupEnv(name)
-			if !ok || v == "" {
-				continue
-			}
-			if err := f.Value.Set(v); err != nil && envErr == nil {
-				shown := strconv.Quote(v)
-				if secretFlags[f.Name] {
-					shown = "[redacted]"
-				}
-				envErr = fmt.Errorf("environment %s=%s: %w", name, shown, err)
-			}
-			break
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	o.gomemlimit, _ = lookupEnv("GOMEMLIMIT")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	return o, nil
+	return o
 }
 
 func (o *options) logger(w io.Writer) (*slog.Logger, error) {

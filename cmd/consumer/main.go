@@ -46,6 +46,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if err != nil {
 		return err
 	}
+	for _, w := range opts.warnings {
+		log.Warn(w)
+	}
 	cfg, cleanup, err := opts.config(log, lookupEnv, stderr)
 	if err != nil {
 		return err

@@ -64,8 +64,8 @@ fixed is dead-lettered again. Each replay carries the Nats-Msg-Id
 replay:<dead-letter stream>:<sequence>, so a repeated replay within the content
 stream's duplicates window (2 minutes) is not doubled; an event without an "id" field
 takes that as its event ID. Prints one line per dead letter and how many were replayed.
-Say which dead letters: --since, --id or --all, as a month of them at once can be a
-purge storm.`)
+Say which dead letters: --since, --id or --all (alone), as a month of them at once can
+be a purge storm.`)
 		cmd.fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be replayed, publish nothing")
 		cmd.fs.BoolVar(&o.all, "all", false, "replay every dead letter the stream holds (up to 30 days' worth)")
 		cmd.fs.StringVar(&o.subject, "subject", "", "publish to this subject instead of each dead letter's original one")
@@ -79,7 +79,7 @@ subject, reason and the start of the payload, or the dead letters themselves wit
 	fs.Var(&o.since, "since", "only dead letters stored since `when`: a duration back from now (90s, 1h, 7d) or an RFC 3339 time")
 	fs.StringVar(&o.id, "id", "", "only the dead letters of the event with this `ID`")
 	fs.BoolVar(&o.asJSON, "json", false, "print JSON, one line per dead letter")
-	timeoutFlag(cmd, &o.timeout, 0, "give up after this long (default 1m; with --follow, run until interrupted unless set)")
+	timeoutFlag(cmd, &o.timeout, 0, "give up after this `duration` (default 1m; with --follow, run until interrupted unless set)")
 	deadLetterStreamFlag(cmd, &o.stream)
 	o.conn.register(cmd)
 
@@ -92,6 +92,18 @@ subject, reason and the start of the payload, or the dead letters themselves wit
 	}
 	if replay && !o.all && o.since.raw == "" && o.id == "" {
 		return cmd, usagef("say which dead letters to replay: --since, --id or --all")
+	}
+	if replay && o.all && (o.since.raw != "" || o.id != "") {
+		// Which one was meant? Replaying everything by mistake is a
+		// purge storm.
+		var others []string
+		if o.since.raw != "" {
+			others = append(others, "--since")
+		}
+		if o.id != "" {
+			others = append(others, "--id")
+		}
+		return cmd, usagef("--all and %s conflict: --all replays every dead letter; drop it to replay only those %s selects", strings.Join(others, " and "), strings.Join(others, " and "))
 	}
 	var filters []string
 	if o.id != "" {
@@ -111,7 +123,7 @@ subject, reason and the start of the payload, or the dead letters themselves wit
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	nc, js, err := connect(&o.conn)
+	nc, js, err := connect(ctx, &o.conn)
 	if err != nil {
 		return cmd, err
 	}

@@ -81,7 +81,12 @@ type command struct {
 	// one invocation (--tag, --wait), so an exported variable cannot
 	// silently change what a command does.
 	env map[string]bool
+	// checks refuse flag values that cannot work, after parsing.
+	checks []func() error
 }
+
+// check adds a check of the flags' values to parse.
+func (c *command) check(fn func() error) { c.checks = append(c.checks, fn) }
 
 func newCommand(name, synopsis, about string) *command {
 	fs := flag.NewFlagSet("purge "+name, flag.ContinueOnError)
@@ -129,6 +134,22 @@ func (c *command) parse(args []string, lookupEnv func(string) (string, bool)) ([
 	}
 	if err != nil {
 		return nil, &usageError{err}
+	}
+	var errs []error
+	c.fs.VisitAll(func(f *flag.Flag) {
+		// A pasted line end, or a file's trailing newline: no name, ID,
+		// path or secret holds one. The value is not echoed.
+		if strings.ContainsFunc(f.Value.String(), func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			errs = append(errs, fmt.Errorf("--%s contains a control character (a pasted line end?)", f.Name))
+		}
+	})
+	for _, check := range c.checks {
+		if err := check(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &usageError{errors.Join(errs...)}
 	}
 	return pos, nil
 }
@@ -237,10 +258,35 @@ func (c *connFlags) config() bus.ConnectConfig {
 	}
 }
 
-// timeoutFlag registers --timeout with its default.
+// timeoutFlag registers --timeout with its default; 0 leaves *p 0, the
+// command's own default.
 func timeoutFlag(cmd *command, p *time.Duration, def time.Duration, usage string) {
-	cmd.fs.DurationVar(p, "timeout", def, usage)
+	*p = def
+	cmd.fs.Var((*timeoutValue)(p), "timeout", usage)
 	cmd.fromEnv("timeout")
+}
+
+// timeoutValue is a --timeout: a positive duration. Zero or less would
+// wait for ever, and a command that waits for ever never says it failed.
+type timeoutValue time.Duration
+
+func (t *timeoutValue) String() string {
+	if t == nil || *t == 0 {
+		return ""
+	}
+	return time.Duration(*t).String()
+}
+
+func (t *timeoutValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration such as 30s or 5m")
+	}
+	if d <= 0 {
+		return fmt.Errorf("must be positive, not %v: a command without a deadline would wait for ever (interrupt --follow with Ctrl-C instead)", d)
+	}
+	*t = timeoutValue(d)
+	return nil
 }
 
 // sinceFlag is --since: a duration back from now ("1h", "7d") or an
@@ -279,13 +325,22 @@ func (s *sinceFlag) Set(v string) error {
 // resultStreamFlag and deadLetterStreamFlag register the stream names,
 // with cmd/consumer's flag names and variables.
 func resultStreamFlag(cmd *command, p *string) {
-	cmd.fs.StringVar(p, "result-stream", events.DefaultResultStream, "JetStream stream of purge results")
-	cmd.fromEnv("result-stream")
+	streamFlag(cmd, p, "result-stream", events.DefaultResultStream, "JetStream stream of purge results")
 }
 
 func deadLetterStreamFlag(cmd *command, p *string) {
-	cmd.fs.StringVar(p, "deadletter-stream", events.DefaultDeadLetterStream, "JetStream stream of dead letters")
-	cmd.fromEnv("deadletter-stream")
+	streamFlag(cmd, p, "deadletter-stream", events.DefaultDeadLetterStream, "JetStream stream of dead letters")
+}
+
+func streamFlag(cmd *command, p *string, name, def, usage string) {
+	cmd.fs.StringVar(p, name, def, usage)
+	cmd.fromEnv(name)
+	cmd.check(func() error {
+		if *p == "" || strings.ContainsAny(*p, " \t.*>/\\") {
+			return fmt.Errorf("--%s %q is not a stream name (not empty; no whitespace, '.', '*', '>', '/' or '\\')", name, *p)
+		}
+		return nil
+	})
 }
 
 // defaultSource names the publisher in results: the user and host, so an

@@ -37,8 +37,8 @@ func (c *cli) purge(ctx context.Context, name string, args []string) (*command, 
 	cmd := newCommand(name, name+" [--cpcode|--tag] [--staging|--production] [--wait] [--json] [flags] [objects...]",
 		fmt.Sprintf(`Publishes a content-changed event that has the purgebus consumer %s the objects
 on Akamai: URLs by default, cache tags with --tag, CP codes with --cpcode. Without
-arguments the objects are read from standard input, one per line (blank lines are
-skipped). Flags may come before or after the objects; "--" ends the flags.
+arguments the objects are read from standard input, one per line (blank lines and
+lines starting with # are skipped). Flags may come before or after the objects; "--" ends the flags.
 
 Without --wait it returns once JetStream stored the event and prints its ID. With
 --wait it prints the purge IDs and the estimated completion, and exits with status 3
@@ -52,7 +52,7 @@ unless the outcome is succeeded. More objects than fit in one event
 	fs.BoolVar(&o.production, "production", false, "purge on the production network (the default)")
 	fs.BoolVar(&o.wait, "wait", false, "wait for the result, print the purge IDs and the estimated completion; exit 3 unless it succeeded")
 	fs.BoolVar(&o.json, "json", false, "print JSON, one line per event: the result event with --wait, else the published event")
-	timeoutFlag(cmd, &o.timeout, time.Minute, "give up after this long: publishing and, with --wait, waiting for the result")
+	timeoutFlag(cmd, &o.timeout, time.Minute, "give up after this `duration`: publishing and, with --wait, waiting for the result")
 	fs.StringVar(&o.source, "source", defaultSource(c.lookupEnv), "who purges; echoed in the result")
 	fs.StringVar(&o.subject, "subject", events.SubjectContentChanged, "subject to publish to: content.changed or a subject below it")
 	fs.StringVar(&o.id, "id", "", "event `ID`, so that a retried command is stored once (split events get ID:1, ID:2, ...)")
@@ -74,7 +74,7 @@ unless the outcome is succeeded. More objects than fit in one event
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	nc, _, err := connect(&o.conn)
+	nc, _, err := connect(ctx, &o.conn)
 	if err != nil {
 		return cmd, err
 	}
@@ -85,9 +85,11 @@ unless the outcome is succeeded. More objects than fit in one event
 	}
 	if !o.wait {
 		for _, e := range evs {
-			if err := pub.Publish(ctx, e); err != nil {
+			r, err := pub.PublishReceipt(ctx, e)
+			if err != nil {
 				return cmd, explain(err)
 			}
+			c.noteRetry(r)
 			if err := c.printQueued(e, &o); err != nil {
 				return cmd, err
 			}
@@ -115,6 +117,9 @@ func (c *cli) buildEvents(action akamai.Action, o *purgeOptions, objects []strin
 	}
 	if o.maxEventBytes < 1024 {
 		return nil, usagef("--max-event-bytes %d is too small for an event (at least 1024)", o.maxEventBytes)
+	}
+	if o.maxEventBytes > maxEventBytes {
+		return nil, usagef("--max-event-bytes %d is larger than any NATS server carries (at most %d)", o.maxEventBytes, maxEventBytes)
 	}
 	if len(objects) == 0 {
 		var err error
@@ -178,6 +183,9 @@ func (c *cli) buildEvents(action akamai.Action, o *purgeOptions, objects []strin
 	return evs, nil
 }
 
+// maxEventBytes is nats-server's largest max_payload.
+const maxEventBytes = 64 << 20
+
 // readObjects reads objects from standard input, one per line.
 func (c *cli) readObjects() ([]string, error) {
 	if c.stdin == nil {
@@ -193,7 +201,10 @@ func (c *cli) readObjects() ([]string, error) {
 	sc := bufio.NewScanner(c.stdin)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
-		if s := strings.TrimSpace(sc.Text()); s != "" {
+		// Blank lines and "#" comments are skipped, as in most
+		// line-oriented tools (a tag that starts with '#' is given as an
+		// argument).
+		if s := strings.TrimSpace(sc.Text()); s != "" && !strings.HasPrefix(s, "#") {
 			objs = append(objs, s)
 		}
 	}
@@ -311,6 +322,7 @@ func plural(n int, t akamai.Type) string {
 func (c *cli) purgeAndWait(ctx context.Context, pub *events.Publisher, evs []*events.ContentChanged, o *purgeOptions) error {
 	type answer struct {
 		res events.PurgeResult
+		rc  events.Receipt
 		err error
 	}
 	answers := make([]answer, len(evs))
@@ -324,14 +336,15 @@ func (c *cli) purgeAndWait(ctx context.Context, pub *events.Publisher, evs []*ev
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			res, err := pub.PurgeAndWait(ctx, e)
-			answers[i] = answer{res, err}
+			res, rc, err := pub.PurgeAndWaitReceipt(ctx, e)
+			answers[i] = answer{res, rc, err}
 		})
 	}
 	wg.Wait()
 	var errs []error
 	notSucceeded := 0
 	for i, a := range answers {
+		c.noteRetry(a.rc)
 		if a.err != nil {
 			errs = append(errs, waitError(ctx, evs[i].ID, o.timeout, a.err))
 			continue
@@ -353,6 +366,15 @@ func (c *cli) purgeAndWait(ctx context.Context, pub *events.Publisher, evs []*ev
 		return &notSuccessError{notSucceeded}
 	}
 	return nil
+}
+
+// noteRetry says on stderr that an event was a retry: JetStream had
+// stored one with its ID and the same objects, so it is purged once.
+// (Other objects under a used ID are an error.)
+func (c *cli) noteRetry(r events.Receipt) {
+	if r.Duplicate {
+		fmt.Fprintf(c.stderr, "purge: event %s was already stored with the same objects (%s sequence %d): a harmless retry, purged once\n", r.ID, r.Stream, r.Sequence)
+	}
 }
 
 // waitError explains a PurgeAndWait that ended without a result.

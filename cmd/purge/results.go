@@ -18,7 +18,8 @@ func (c *cli) results(ctx context.Context, args []string) (*command, error) {
 		`Prints the purge results the consumer published (stream PURGE_RESULTS, kept 7 days),
 oldest first, one line each, or the result events themselves with --json. Without
 --follow it prints what is stored and exits; with --follow it prints new results as
-they come (from --since, if given) until interrupted.`)
+they come (from --since, if given) until interrupted. With --id, finding no result is
+an error (exit status 1).`)
 	var (
 		follow, asJSON bool
 		outcomes, id   string
@@ -33,7 +34,7 @@ they come (from --since, if given) until interrupted.`)
 	fs.Var(&since, "since", "only results stored since `when`: a duration back from now (90s, 1h, 7d) or an RFC 3339 time")
 	fs.StringVar(&id, "id", "", "only the result of the event with this `ID`")
 	fs.BoolVar(&asJSON, "json", false, "print each result event as one line of JSON")
-	timeoutFlag(cmd, &timeout, 0, "give up after this long (default 30s; with --follow, run until interrupted unless set)")
+	timeoutFlag(cmd, &timeout, 0, "give up after this `duration` (default 30s; with --follow, run until interrupted unless set)")
 	resultStreamFlag(cmd, &stream)
 	conn.register(cmd)
 
@@ -56,14 +57,16 @@ they come (from --since, if given) until interrupted.`)
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	nc, js, err := connect(&conn)
+	nc, js, err := connect(ctx, &conn)
 	if err != nil {
 		return cmd, err
 	}
 	defer nc.Close()
 	w := &errWriter{w: c.stdout}
+	found := 0
 	err = scan(ctx, js, scanOptions{stream: stream, filters: filters, since: since.t, follow: follow},
 		func(msg jetstream.Msg, meta *jetstream.MsgMetadata) error {
+			found++
 			if asJSON {
 				w.printf("%s\n", msg.Data())
 				return w.err
@@ -77,6 +80,18 @@ they come (from --since, if given) until interrupted.`)
 			w.printf("%s\n", resultLine(r))
 			return w.err
 		})
+	if err == nil && found == 0 && id != "" && !follow {
+		// Asked for one event: silence would read as "nothing wrong".
+		what := "no result"
+		if outcomes != "" {
+			what = "no " + strings.ReplaceAll(outcomes, ",", " or ") + " result"
+		}
+		if since.raw != "" {
+			what += " since " + since.raw
+		}
+		return cmd, fmt.Errorf("%s for event %s (yet) in %s: the event may still wait in JetStream or be purged now "+
+			"('purge results --id %s --follow' waits for it), its result may have aged out, or the ID is wrong", what, id, stream, id)
+	}
 	return cmd, err
 }
 
@@ -131,6 +146,9 @@ func resultLine(r events.PurgeResult) string {
 			n += len(p.Objects)
 		}
 		fmt.Fprintf(&b, " purged=%d purge_ids=%s", n, strings.Join(ids, ","))
+		if esc := escalationText(r.Purges); esc != "" {
+			b.WriteString(esc)
+		}
 	}
 	if !r.EstimatedCompleteAt.IsZero() {
 		fmt.Fprintf(&b, " estimated_complete_at=%s", r.EstimatedCompleteAt.UTC().Format(time.RFC3339))
@@ -145,4 +163,24 @@ func resultLine(r events.PurgeResult) string {
 		fmt.Fprintf(&b, " failed=%d failure=%s", n, logfmtValue(strings.Join(texts, "; ")))
 	}
 	return b.String()
+}
+
+// escalationText says how many of the purged objects a covering CP code
+// or tag purge settled, and which (" escalated=120 escalation=cpcode:12345"),
+// or "" when none did.
+func escalationText(purges []events.Purge) string {
+	n := 0
+	var by []string
+	for _, p := range purges {
+		if e := p.Escalation; e != nil {
+			n += len(p.Objects)
+			if o := string(e.Type) + ":" + e.Object; !slices.Contains(by, o) {
+				by = append(by, o)
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" escalated=%d escalation=%s", n, logfmtValue(strings.Join(by, ",")))
 }

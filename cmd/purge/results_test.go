@@ -35,7 +35,6 @@ func TestResults(t *testing.T) {
 		{name: "failed since 1h, JSON", args: []string{"results", "--outcome", "failed", "--since", "1h", "--json"}, want: []string{"res-bad"}},
 		{name: "two outcomes", args: []string{"results", "--outcome", "succeeded,failed", "--json"}, want: []string{"res-ok", "res-bad", "res-tag"}},
 		{name: "one event", args: []string{"results", "--id", "res-tag", "--json"}, want: []string{"res-tag"}},
-		{name: "one event, wrong outcome", args: []string{"results", "--id", "res-tag", "--outcome", "partial"}},
 		{name: "since the future", args: []string{"results", "--since", future}},
 		{name: "partial", args: []string{"results", "--outcome", "partial"}},
 	}
@@ -120,5 +119,23 @@ func TestResultsWithoutStreams(t *testing.T) {
 	o := r.run("", "results", "--result-stream", "NO_SUCH_STREAM")
 	if o.code != exitError || !strings.Contains(o.stderr, "stream not found") || !strings.Contains(o.stderr, "are purgebus's streams set up on this NATS?") {
 		t.Fatal(o)
+	}
+}
+
+// TestResultLineEscalated: a result whose URLs a covering purge settled
+// says so, with how many and by what.
+func TestResultLineEscalated(t *testing.T) {
+	r := events.PurgeResult{EventID: "flood-1", Outcome: events.OutcomeSucceeded, Purges: []events.Purge{
+		{PurgeID: "edup-1", Type: "url", Objects: []string{"https://www.example.com/a"}},
+		{PurgeID: "edcp-2", Type: "url", Objects: []string{"https://www.example.com/b", "https://www.example.com/c"},
+			Escalation: &events.Escalation{Type: "cpcode", Object: "12345", Reason: "flood"}},
+	}}
+	want := " succeeded flood-1 purged=3 purge_ids=edup-1,edcp-2 escalated=2 escalation=cpcode:12345"
+	if got := resultLine(r); !strings.HasSuffix(got, want) {
+		t.Errorf("line %q, want it to end with %q", got, want)
+	}
+	r.Purges = r.Purges[:1]
+	if got := resultLine(r); strings.Contains(got, "escalat") {
+		t.Errorf("line %q mentions an escalation", got)
 	}
 }

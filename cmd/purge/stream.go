@@ -9,11 +9,15 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/purgebus/purgebus/bus"
 )
 
-// connect opens the NATS connection the flags describe. bus redacts the
-// URL's credentials in its errors.
-func connect(f *connFlags) (*nats.Conn, jetstream.JetStream, error) {
+// connect opens the NATS connection the flags describe, and makes sure
+// the server has JetStream: without it every command would fail with
+// nats.go's "no responders". bus redacts the URL's credentials in its
+// errors.
+func connect(ctx context.Context, f *connFlags) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := f.config().Connect()
 	if err != nil {
 		return nil, nil, err
@@ -23,7 +27,20 @@ func connect(f *connFlags) (*nats.Conn, jetstream.JetStream, error) {
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
+	if _, err := js.AccountInfo(ctx); err != nil && noJetStream(err) {
+		nc.Close()
+		return nil, nil, fmt.Errorf("%s: %w", bus.RedactURLs(nc.ConnectedUrlRedacted()), explain(err))
+	}
+	// Other errors (a user without permission for the account's
+	// information) are left to the command, which may not need it.
 	return nc, js, nil
+}
+
+// noJetStream reports whether err says that the server or the account
+// has no JetStream: nobody answers JetStream's API.
+func noJetStream(err error) bool {
+	return errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) ||
+		errors.Is(err, nats.ErrNoResponders)
 }
 
 // explain adds what an operator most likely has to do to the JetStream
@@ -32,11 +49,22 @@ func explain(err error) error {
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrNoStreamResponse):
 		return fmt.Errorf("%w (are purgebus's streams set up on this NATS? The consumer creates them: always on its embedded NATS, with --provision on another)", err)
-	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
-		return fmt.Errorf("%w (purgebus needs JetStream)", err)
+	case noJetStream(err):
+		return &noJetStreamError{err}
 	}
 	return err
 }
+
+// noJetStreamError says what nats.go's "no responders" means to
+// purgebus: nobody answers JetStream's API.
+type noJetStreamError struct{ err error }
+
+func (e *noJetStreamError) Error() string {
+	return "this NATS server has no JetStream (or not for this account), so purgebus's streams cannot be there: " +
+		"the consumer's embedded server has JetStream; on another server, enable JetStream, then start the consumer with --provision"
+}
+
+func (e *noJetStreamError) Unwrap() error { return e.err }
 
 // scanOptions selects messages of a stream.
 type scanOptions struct {

@@ -1,5 +1,5 @@
 // Command purgeload is purgebus's performance harness. One run measures up
-// to five figures, each as a ratio against a baseline or bound measured or
+// to six figures, each as a ratio against a baseline or bound measured or
 // computed in the same run, so that figures taken on a noisy or slower
 // machine still compare:
 //
@@ -13,9 +13,13 @@
 //     ⌈body bytes of every URL sent ÷ 50,000⌉;
 //  4. event → 201 latency p50/p99 when idle, against linger + 20 ms;
 //  5. peak RSS of the cmd/consumer process draining a large backlog ÷ the
-//     same for a small one, and against 128 MiB.
+//     same for a small one, and against 128 MiB;
+//  6. time from the first event to the last result of a 50,000-URL flood
+//     of one host whose route escalates to a CP code ÷ the same flood
+//     without escalation, against a fake Akamai with real bucket sizes
+//     whose time runs --flood-time-scale times faster.
 //
-// Figures 1–4 run the consumer in this process (package consumer, the
+// Figures 1–4 and 6 run the consumer in this process (package consumer, the
 // same wiring as cmd/consumer) on an embedded nats-server the harness
 // owns; figure 5 builds and runs ./cmd/consumer as a subprocess. Run it
 // from the module's directory:
@@ -70,6 +74,9 @@ type config struct {
 	backlogSmall  int
 	backlogLarge  int
 	rssPerEvent   int
+	floodScale    float64
+	floodURLs     int
+	floodPerEvent int
 	consumerBin   string
 	consumerArgs  []string
 	profileDir    string
@@ -84,13 +91,14 @@ var figureTitles = map[int]string{
 	3: "purge requests per 10,000 events (packing)",
 	4: "event → 201 latency when idle",
 	5: "peak RSS of cmd/consumer vs backlog size",
+	6: "flood escalation: 50,000 URLs of one host",
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{stderr: stderr}
 	fs := flag.NewFlagSet("purgeload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	only := fs.String("only", "1,2,3,4,5", "figures to run, comma-separated (1 rate, 2 ingest, 3 packing, 4 latency, 5 RSS)")
+	only := fs.String("only", "1,2,3,4,5,6", "figures to run, comma-separated (1 rate, 2 ingest, 3 packing, 4 latency, 5 RSS, 6 flood escalation)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON instead of a table")
 	fs.BoolVar(&c.strict, "strict", false, "exit with status 3 when a figure misses its goal")
 	fs.BoolVar(&c.verbose, "verbose", false, "log the in-process consumer at Info to stderr")
@@ -112,6 +120,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.backlogSmall, "backlog-small", 10000, "figure 5: the small backlog (events)")
 	fs.IntVar(&c.backlogLarge, "backlog-large", 1000000, "figure 5: the large backlog (events)")
 	fs.IntVar(&c.rssPerEvent, "rss-urls-per-event", 3, "figure 5: unique URLs per event")
+	fs.Float64Var(&c.floodScale, "flood-time-scale", 5, "figure 6: the fake Akamai's buckets refill this many times faster than Akamai's; the consumer's limits and the route's after (30 s) match")
+	fs.IntVar(&c.floodURLs, "flood-urls", 50000, "figure 6: unique URLs in the flood")
+	fs.IntVar(&c.floodPerEvent, "flood-urls-per-event", 100, "figure 6: URLs per event")
 	fs.StringVar(&c.consumerBin, "consumer-bin", "", "figure 5: a built cmd/consumer binary (default: go build ./cmd/consumer into a temporary directory)")
 	consumerArgs := fs.String("consumer-args", "", "figure 5: extra flags for cmd/consumer, space-separated (e.g. \"--result-max-bytes 16777216\"), for experiments")
 	fs.StringVar(&c.profileDir, "profile-dir", "", "write profiles into this directory, for go tool pprof: CPU and allocations of this process while the in-process consumer drains (figures 1–4); for figure 5, the heap at the peak of an extra in-process run of the large backlog")
@@ -130,7 +141,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil || figureTitles[n] == "" {
-			return nil, fmt.Errorf("--only: %q is not a figure (1 to 5)", s)
+			return nil, fmt.Errorf("--only: %q is not a figure (1 to 6)", s)
 		}
 		if !slices.Contains(c.only, n) {
 			c.only = append(c.only, n)
@@ -157,8 +168,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	positive("backlog-small", c.backlogSmall)
 	positive("backlog-large", c.backlogLarge)
 	positive("rss-urls-per-event", c.rssPerEvent)
+	positive("flood-urls", c.floodURLs)
+	positive("flood-urls-per-event", c.floodPerEvent)
 	if !(c.timeScale > 0) {
 		errs = append(errs, fmt.Errorf("--time-scale must be positive, not %v", c.timeScale))
+	}
+	if !(c.floodScale > 0) {
+		errs = append(errs, fmt.Errorf("--flood-time-scale must be positive, not %v", c.floodScale))
 	}
 	if c.transport != "inprocess" && c.transport != "tcp" {
 		errs = append(errs, fmt.Errorf("--transport must be inprocess or tcp, not %q", c.transport))
@@ -239,6 +255,7 @@ func measure(ctx context.Context, cfg *config, args []string) *Report {
 		3: runPacking,
 		4: runLatency,
 		5: runRSS,
+		6: runEscalation,
 	}
 	for _, n := range cfg.only {
 		f := &Figure{N: n, Title: figureTitles[n]}

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// TestEveryFigureTiny runs all five figures at tiny sizes and checks that
+// TestEveryFigureTiny runs all six figures at tiny sizes and checks that
 // the report is complete and sane: every figure measured, every number
 // finite, every ratio positive. It says nothing about the goals: at these
 // sizes, on a shared machine, the figures are noise.
@@ -28,6 +28,7 @@ func TestEveryFigureTiny(t *testing.T) {
 		"--pack-events", "300",
 		"--latency-events", "20", "--latency-gap", "5ms",
 		"--backlog-small", "2000", "--backlog-large", "5000",
+		"--flood-urls", "20000", "--flood-time-scale", "20",
 	}
 	code, err := run(ctx, args, &stdout, &stderr)
 	if err != nil || code != 0 {
@@ -37,8 +38,8 @@ func TestEveryFigureTiny(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
 	}
-	if len(rep.Figures) != 5 {
-		t.Fatalf("%d figures, want 5", len(rep.Figures))
+	if len(rep.Figures) != 6 {
+		t.Fatalf("%d figures, want 6", len(rep.Figures))
 	}
 	for i, f := range rep.Figures {
 		if f.N != i+1 {
@@ -89,6 +90,7 @@ func TestEveryFigureTiny(t *testing.T) {
 		{3, "purge requests per 10,000 events"},
 		{4, "event → 201 latency p99"},
 		{5, "peak RSS, 5,000 backlogged"},
+		{6, "flood time with escalation ÷ without"},
 	} {
 		c := findCheck(&rep, want.fig, want.name)
 		if c == nil {
@@ -107,7 +109,7 @@ func TestEveryFigureTiny(t *testing.T) {
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"ratio", "goal", "result", "(1)", "(2)", "(3)", "(4)", "(5)"} {
+	for _, want := range []string{"ratio", "goal", "result", "(1)", "(2)", "(3)", "(4)", "(5)", "(6)"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
@@ -141,7 +143,8 @@ func TestFlags(t *testing.T) {
 		t.Errorf("only %v, time scale %v", cfg.only, cfg.timeScale)
 	}
 	for _, bad := range [][]string{
-		{"--only", "6"},
+		{"--only", "7"},
+		{"--flood-time-scale", "0"},
 		{"--only", ","},
 		{"--rate-events", "0"},
 		{"--time-scale", "-1"},
@@ -161,5 +164,34 @@ func TestNum(t *testing.T) {
 		if got := num(v); got != want {
 			t.Errorf("num(%v) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// TestFloodFigure runs figure 6 alone at a small size: both drains
+// finish, every event succeeds, and the escalated drain escalated.
+func TestFloodFigure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drains two floods against the fake Akamai")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code, err := run(ctx, []string{"--json", "--quiet", "--only", "6", "--flood-urls", "20000", "--flood-time-scale", "20"}, &stdout, &stderr)
+	if err != nil || code != 0 {
+		t.Fatalf("run: code %d, %v\n%s", code, err, stderr.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, stdout.String())
+	}
+	if len(rep.Figures) != 1 || rep.Figures[0].Error != "" || len(rep.Figures[0].Notes) != 0 {
+		t.Fatalf("figure 6: %+v", rep.Figures)
+	}
+	c := findCheck(&rep, 6, "flood time with escalation ÷ without")
+	if c == nil || c.Ratio == nil || !(*c.Ratio > 0) || *c.Ratio >= 1 {
+		t.Errorf("flood check %+v: escalation should be faster than without", c)
+	}
+	if c := findCheck(&rep, 6, "429s (both runs)"); c == nil || c.Value != 0 {
+		t.Errorf("429s: %+v", c)
 	}
 }

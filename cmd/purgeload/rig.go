@@ -284,6 +284,19 @@ func (rc *resultCounter) arrival(id string) (time.Time, bool) {
 	return t, ok
 }
 
+// lastArrival is when the latest first result arrived.
+func (rc *resultCounter) lastArrival() time.Time {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var last time.Time
+	for _, t := range rc.seen {
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last
+}
+
 // failures describes results that were not "succeeded", and duplicates.
 func (rc *resultCounter) failures() error {
 	rc.mu.Lock()
