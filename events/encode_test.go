@@ -26,7 +26,7 @@ func referenceEncode(r *PurgeResult) ([]byte, error) {
 		Subject: r.Subject, CorrelationID: r.CorrelationID, Metadata: r.Metadata}
 	for _, p := range r.Purges {
 		c.Purges = append(c.Purges, refPurge{p.PurgeID, p.SupportID, p.EstimatedSeconds, p.HTTPStatus, p.Type, p.Action,
-			p.Network, p.Account, p.AcceptedAt, refObjects{p.Type, p.Objects}})
+			p.Network, p.Account, p.AcceptedAt, p.Escalation, refObjects{p.Type, p.Objects}})
 	}
 	for _, f := range r.Failures {
 		c.Failures = append(c.Failures, refFailure{f.Type, f.Action, f.Network, f.HTTPStatus, f.Title, f.Detail,
@@ -69,6 +69,7 @@ type (
 		Network          akamai.Network `json:"network"`
 		Account          string         `json:"account,omitempty"`
 		AcceptedAt       time.Time      `json:"accepted_at,omitzero"`
+		Escalation       *Escalation    `json:"escalation,omitempty"`
 		Objects          refObjects     `json:"objects"`
 	}
 	refFailure struct {

@@ -46,7 +46,7 @@ var handWrittenFields = map[reflect.Type][]string{
 	reflect.TypeFor[PurgeResult](): {"EventID", "Outcome", "Source", "Purges", "Failures", "ReceivedAt", "CompletedAt",
 		"EstimatedCompleteAt", "Subject", "CorrelationID", "Metadata"},
 	reflect.TypeFor[Purge](): {"PurgeID", "SupportID", "EstimatedSeconds", "HTTPStatus", "Type", "Action", "Network",
-		"Account", "Objects", "AcceptedAt"},
+		"Account", "Objects", "AcceptedAt", "Escalation"},
 	reflect.TypeFor[Failure](): {"Type", "Action", "Network", "Objects", "HTTPStatus", "Title", "Detail", "SupportID"},
 }
 
