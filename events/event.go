@@ -79,6 +79,25 @@ func Decode(data []byte, maxBytes int) (ContentChanged, error) {
 	if !utf8.Valid(data) {
 		return e, &InvalidEventError{Reason: "event is not valid UTF-8"}
 	}
+	// The usual event takes the fast path; anything it does not take
+	// for certain, the library decides and explains.
+	if decodeFast(data, &e) {
+		if err := e.Normalize(); err != nil {
+			return e, err
+		}
+		return e, nil
+	}
+	e = ContentChanged{}
+	return decodeLibrary(data, e)
+}
+
+// decodeLibrary is Decode's path through the library, for data that is
+// valid UTF-8 and within the size limit. Not inlined: its frame would
+// grow Decode's, and so the fast path's stack on the router's fresh
+// goroutines.
+//
+//go:noinline
+func decodeLibrary(data []byte, e ContentChanged) (ContentChanged, error) {
 	if err := unmarshal(data, &e); err != nil {
 		var labels ContentChanged
 		labels.ID, labels.Source = peekLabels(data)
