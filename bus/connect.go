@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,8 +29,25 @@ type ConnectConfig struct {
 	// TLSCA is a PEM file of CAs that verify the server; TLSCert and
 	// TLSKey are the client certificate and key, for mutual TLS.
 	TLSCA, TLSCert, TLSKey string
+	// TLSServerName is the name the servers' certificates must carry,
+	// when it is not the host of the URL: servers reached by IP address,
+	// or through the addresses a cluster gossips to its clients, with
+	// certificates issued for a DNS name. It implies TLS.
+	TLSServerName string
+	// TLSFirst makes the TLS handshake the first thing on the wire, for
+	// servers configured with handshake_first (as behind TLS-terminating
+	// proxies); otherwise the server's INFO comes first, in clear.
+	TLSFirst bool
+	// InboxPrefix replaces "_INBOX" as the first token of the
+	// connection's reply subjects (JetStream acknowledgements and API
+	// answers arrive there). A user allowed to subscribe only to its own
+	// prefix cannot read the replies meant for other users.
+	InboxPrefix string
 	// Name is the connection name shown by the server's monitoring.
 	Name string
+	// Permissions, when set, is told about every permission violation
+	// the server reports on the connection (see Permissions.Guard).
+	Permissions *Permissions
 	// Logger is told about disconnections and reconnections.
 	Logger *slog.Logger
 }
@@ -51,6 +69,9 @@ func (c ConnectConfig) Validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("TLS client certificate and key go together"))
+	}
+	if err := ValidateInboxPrefix(c.InboxPrefix); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("bus: NATS connection: %w", errors.Join(errs...))
@@ -92,8 +113,24 @@ func (c ConnectConfig) Options() ([]nats.Option, error) {
 			log.Info("NATS reconnected", "conn", name, "server", nc.ConnectedServerName())
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			var pe *PermissionError
+			if c.Permissions != nil {
+				pe = c.Permissions.Report(name, err)
+			} else {
+				pe, _ = ParsePermissionError(name, err)
+			}
+			if pe != nil {
+				log.Error("NATS refused a request: the user lacks a permission", "conn", name, "op", pe.Op, "subject", pe.Subject)
+				return
+			}
 			log.Warn("NATS error", "conn", name, "err", err)
 		}),
+	}
+	if c.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
+	}
+	if c.TLSFirst {
+		opts = append(opts, nats.TLSHandshakeFirst())
 	}
 	switch {
 	case c.CredsFile != "":
@@ -108,6 +145,11 @@ func (c ConnectConfig) Options() ([]nats.Option, error) {
 		opts = append(opts, nats.UserInfo(c.User, c.Password))
 	case c.Token != "":
 		opts = append(opts, nats.Token(c.Token))
+	}
+	if c.TLSServerName != "" {
+		// Before RootCAs and ClientCert, which add to this configuration
+		// rather than replace it.
+		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}))
 	}
 	if c.TLSCA != "" {
 		opts = append(opts, nats.RootCAs(c.TLSCA))
@@ -154,6 +196,9 @@ func (c ConnectConfig) authDescription() string {
 	if c.TLSCert != "" {
 		s += " and TLS client certificate " + c.TLSCert
 	}
+	if c.InboxPrefix != "" {
+		s += " and inbox prefix " + c.InboxPrefix
+	}
 	return s
 }
 
@@ -165,7 +210,8 @@ func (c ConnectConfig) String() string {
 	for _, f := range []struct{ k, v string }{
 		{"creds", c.CredsFile}, {"nkey", c.NKeyFile}, {"user", c.User},
 		{"password", redact(c.Password)}, {"token", redact(c.Token)},
-		{"tls_ca", c.TLSCA}, {"tls_cert", c.TLSCert}, {"tls_key", c.TLSKey}, {"name", c.Name},
+		{"tls_ca", c.TLSCA}, {"tls_cert", c.TLSCert}, {"tls_key", c.TLSKey}, {"tls_server_name", c.TLSServerName}, {"tls_first", tlsFirst(c.TLSFirst)},
+		{"inbox_prefix", c.InboxPrefix}, {"name", c.Name},
 	} {
 		if f.v != "" {
 			fmt.Fprintf(&b, " %s=%s", f.k, f.v)
@@ -179,6 +225,28 @@ func (c ConnectConfig) GoString() string { return "bus.ConnectConfig{" + c.Strin
 
 // LogValue logs c with its secrets redacted.
 func (c ConnectConfig) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+func tlsFirst(on bool) string {
+	if on {
+		return "true"
+	}
+	return ""
+}
+
+// ValidateInboxPrefix reports an inbox prefix that nats.go cannot use:
+// one or more subject tokens, without wildcards or spaces. "" (the
+// default, "_INBOX") is valid.
+func ValidateInboxPrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	for tok := range strings.SplitSeq(prefix, ".") {
+		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
+			return fmt.Errorf("inbox prefix %q: want subject tokens such as _INBOX_cms, without wildcards, spaces or empty tokens", prefix)
+		}
+	}
+	return nil
+}
 
 // redact returns "[redacted]" for a secret that is set, "" otherwise.
 func redact(secret string) string {

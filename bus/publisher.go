@@ -20,7 +20,15 @@ type Publisher struct {
 	// options are closures, allocated anew by each With call.
 	stall     jetstream.PublishOpt
 	retryWait time.Duration // before the second attempt; twice as long before the third
+	perms     *Permissions  // see FailOnRefusal; nil: none
 }
+
+// FailOnRefusal makes every publish waiting for its acknowledgement fail
+// with the *PermissionError as soon as perms records one (the publisher's
+// connection should report to perms): a refused publish is dropped by the
+// server and would otherwise wait for its acknowledgement's timeout, three
+// times. Call it before publishing.
+func (p *Publisher) FailOnRefusal(perms *Permissions) { p.perms = perms }
 
 // NewPublisher returns a Publisher on nc whose window holds at most window
 // unacknowledged messages (1,000 when 0). nc should be its own connection:
@@ -101,6 +109,10 @@ func (p *Publisher) publish(ctx context.Context, subject string, data []byte, ms
 	if err != nil {
 		return fmt.Errorf("bus: publish %s: %w", subject, err)
 	}
+	var refused <-chan struct{} // nil blocks forever
+	if p.perms != nil {
+		refused = p.perms.Done()
+	}
 	select {
 	case <-fut.Ok():
 		return nil
@@ -108,6 +120,8 @@ func (p *Publisher) publish(ctx context.Context, subject string, data []byte, ms
 		return fmt.Errorf("bus: publish %s: %w", subject, err)
 	case <-ctx.Done():
 		return fmt.Errorf("bus: publish %s: %w", subject, ctx.Err())
+	case <-refused:
+		return fmt.Errorf("bus: publish %s: %w", subject, p.perms.Err())
 	}
 }
 

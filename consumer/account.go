@@ -118,6 +118,11 @@ func (c *Consumer) newAccount(name string, a Account, client *akamai.Client, sha
 		cc.OnChange = func(s handler.CircuitState, cause error) { c.circuitChanged(name, s, cause) }
 		ccfg.Circuit = handler.NewCircuit(cc)
 	}
+	// The circuit's series exists from the start, so that an alert on an
+	// open circuit and the dashboard see every account, not only those
+	// whose circuit once changed.
+	state, _ := ccfg.Circuit.State()
+	cfg.Metrics.SetCircuit(name, int(state))
 	m := cfg.Metrics
 	if m != nil {
 		observe := ccfg.Observe

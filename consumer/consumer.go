@@ -120,7 +120,11 @@ type Consumer struct {
 	js        jetstream.JetStream
 	pauseMu   sync.Mutex // serializes pausing the subscriber for the circuits
 	routerErr chan error
-	url       string
+	errs      chan error // Err's: the router's end, or a refused permission
+	// perms records the permission violations the server reports on any
+	// of the consumer's connections: each is fatal (see Err).
+	perms *bus.Permissions
+	url   string
 }
 
 // Start connects, provisions the streams and starts handling events. It
@@ -155,9 +159,16 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 			return nil, fmt.Errorf("consumer: %w", err)
 		}
 	}
-	c := &Consumer{cfg: cfg, log: log, routerErr: make(chan error, 1)}
+	c := &Consumer{cfg: cfg, log: log, routerErr: make(chan error, 1), errs: make(chan error, 1), perms: &bus.Permissions{}}
+	// A request the server refuses for lack of permission fails the
+	// start at once, naming the refused subject, instead of waiting for
+	// an answer that never comes (and retrying it as if the cluster were
+	// only slow).
+	ctx, unguard := c.perms.Guard(ctx)
+	defer unguard()
 	defer func() {
 		if err != nil {
+			err = bus.Explain(ctx, err)
 			c.closeConns()
 		}
 	}()
@@ -171,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 			cc = c.embedded.ClientConfig()
 			opts = append(opts, nats.InProcessServer(c.embedded.Server()))
 		}
-		cc.Name, cc.Logger = "purgebus-"+name, log
+		cc.Name, cc.Logger, cc.Permissions = "purgebus-"+name, log, c.perms
 		nc, err := cc.Connect(opts...)
 		if err != nil {
 			return nil, fmt.Errorf("consumer: %w", err)
@@ -233,6 +244,7 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 	if err != nil {
 		return nil, err
 	}
+	pub.FailOnRefusal(c.perms)
 	var shared func(string, Account) (budget.Budget, error)
 	if cfg.SharedBudget && !cfg.Unpaced {
 		budgetConn, err := connect("budget")
@@ -319,6 +331,7 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 		_ = c.router.Close()
 		return nil, ctx.Err()
 	}
+	go c.forwardErr()
 	log.Info("consumer running", "nats", RedactURLs(c.url), "stream", cfg.Streams.ContentStream, "durable", cfg.Streams.Durable,
 		"in_flight", cfg.Streams.MaxAckPending, "accounts", len(c.accounts), "akamai", akamaiTarget(c.accounts[0].cfg.Akamai))
 	return c, nil
@@ -399,8 +412,24 @@ func akamaiTarget(c akamai.Config) string {
 func (c *Consumer) NATSURL() string { return c.url }
 
 // Err returns a channel that receives the router's error if it stops on
-// its own.
-func (c *Consumer) Err() <-chan error { return c.routerErr }
+// its own, or a *bus.PermissionError (errors.Is bus.ErrPermission) as
+// soon as the NATS server refuses one of the consumer's requests: a
+// missing permission never comes back by itself, so the consumer should
+// be closed and the operator told which subject was refused.
+func (c *Consumer) Err() <-chan error { return c.errs }
+
+// forwardErr passes the router's end or the first permission violation,
+// whichever comes first, to Err's channel.
+func (c *Consumer) forwardErr() {
+	select {
+	case err := <-c.routerErr:
+		c.errs <- err
+	case <-c.perms.Done():
+		err := c.perms.Err()
+		c.log.Error("the NATS server refused a request: stopping", "err", err)
+		c.errs <- err
+	}
+}
 
 // Close drains: it stops taking events, sends pending batches at once,
 // acks the events whose results are published, and gives up on the rest

@@ -58,7 +58,8 @@ func (c *Consumer) watch(ctx context.Context) error {
 }
 
 // Checks returns the readiness checks of the consumer, for /readyz: NATS
-// connected, the streams and the durable present and fit, every account's
+// connected, the streams and the durable present and fit, no request
+// refused by the NATS server for lack of permission, every account's
 // credentials accepted by Akamai, and so every circuit closed. Their
 // errors name no secret.
 func (c *Consumer) Checks() []health.Check {
@@ -72,7 +73,11 @@ func (c *Consumer) Checks() []health.Check {
 			return nil
 		}},
 		{Name: "streams", Func: func(ctx context.Context) error {
-			return bus.Verify(ctx, c.js, c.cfg.Streams)
+			return c.perms.Guarded(ctx, func(ctx context.Context) error { return bus.Verify(ctx, c.js, c.cfg.Streams) })
+		}},
+		{Name: "permissions", Func: func(context.Context) error {
+			// Sticky: a refused permission is not granted by waiting.
+			return c.perms.Err()
 		}},
 		{Name: "akamai", Func: func(context.Context) error {
 			var errs []error

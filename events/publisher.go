@@ -152,9 +152,19 @@ func (p *Publisher) PurgeAndWaitReceipt(ctx context.Context, e *ContentChanged) 
 }
 
 // WaitResult returns the first result delivered by cons, or ctx's error.
+// It pulls with one continuous Messages iterator rather than a Next per
+// wait: on an ordered consumer each Next after the first deletes the
+// server's consumer and creates another, which needs a permission
+// ($JS.API.CONSUMER.DELETE) a publisher waiting for its result should
+// not have.
 func WaitResult(ctx context.Context, cons jetstream.Consumer) (PurgeResult, error) {
+	it, err := cons.Messages()
+	if err != nil {
+		return PurgeResult{}, fmt.Errorf("events: waiting for result: %w", err)
+	}
+	defer it.Stop()
 	for {
-		msg, err := cons.Next(jetstream.FetchContext(ctx))
+		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return PurgeResult{}, fmt.Errorf("events: waiting for result: %w", ctxErr)

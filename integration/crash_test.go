@@ -242,6 +242,12 @@ func TestCrashSafety(t *testing.T) {
 // PATH).
 func buildConsumer(t *testing.T) string {
 	t.Helper()
+	return buildCommand(t, "consumer")
+}
+
+// buildCommand builds ./cmd/<name> like buildConsumer.
+func buildCommand(t *testing.T, name string) string {
+	t.Helper()
 	gocmd := "go"
 	if root := os.Getenv("GOROOT"); root != "" {
 		gocmd = filepath.Join(root, "bin", "go")
@@ -250,16 +256,16 @@ func buildConsumer(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("the go command is needed to build the consumer: %v", err)
 	}
-	out := filepath.Join(t.TempDir(), "consumer")
+	out := filepath.Join(t.TempDir(), name)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, gocmd, "build", "-o", out, "./cmd/consumer")
+	cmd := exec.CommandContext(ctx, gocmd, "build", "-o", out, "./cmd/"+name)
 	cmd.Dir = ".." // the module root
 	begin := time.Now()
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/consumer: %v\n%s", err, b)
+		t.Fatalf("go build ./cmd/%s: %v\n%s", name, err, b)
 	}
-	t.Logf("built the consumer in %v", time.Since(begin).Round(time.Millisecond))
+	t.Logf("built ./cmd/%s in %v", name, time.Since(begin).Round(time.Millisecond))
 	return out
 }
 

@@ -96,7 +96,9 @@ func (o *options) checkNATS(cfg consumer.Config) error {
 	client := setFlags([]struct{ name, v string }{
 		{"--nats-creds", o.natsCreds}, {"--nats-nkey", o.natsNKey}, {"--nats-user", o.natsUser},
 		{"--nats-password", o.natsPassword}, {"--nats-token", o.natsToken}, {"--nats-tls-ca", o.natsTLSCA},
-		{"--nats-tls-cert", o.natsTLSCert}, {"--nats-tls-key", o.natsTLSKey},
+		{"--nats-tls-cert", o.natsTLSCert}, {"--nats-tls-key", o.natsTLSKey}, {"--nats-inbox-prefix", o.natsInbox},
+		{"--nats-tls-server-name", o.natsTLSName},
+		{"--nats-tls-first", boolFlag(o.natsTLSFirst)},
 	})
 	listen := setFlags([]struct{ name, v string }{
 		{"--nats-listen-user", o.listenUser}, {"--nats-listen-password", o.listenPassword}, {"--nats-listen-token", o.listenToken},
@@ -126,6 +128,14 @@ func (o *options) checkNATS(cfg consumer.Config) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// boolFlag is a set boolean flag's value for setFlags.
+func boolFlag(on bool) string {
+	if on {
+		return "true"
+	}
+	return ""
 }
 
 // verb agrees "apply" with the number of flags.
@@ -164,6 +174,9 @@ func printConfig(w io.Writer, o *options, cfg consumer.Config) error {
 		"nats_tls_ca":          o.natsTLSCA,
 		"nats_tls_cert":        o.natsTLSCert,
 		"nats_tls_key":         o.natsTLSKey,
+		"nats_tls_first":       o.natsTLSFirst,
+		"nats_tls_server_name": o.natsTLSName,
+		"nats_inbox_prefix":    o.natsInbox,
 		"nats_listen":          o.natsListen,
 		"nats_listen_user":     o.listenUser,
 		"nats_listen_password": redacted(o.listenPassword),
@@ -228,14 +241,17 @@ func redacted(secret string) string {
 func (o *options) baseConfig(log *slog.Logger) consumer.Config {
 	cfg := consumer.Config{NATSURL: o.natsURL,
 		NATS: bus.ConnectConfig{
-			CredsFile: o.natsCreds,
-			NKeyFile:  o.natsNKey,
-			User:      o.natsUser,
-			Password:  o.natsPassword,
-			Token:     o.natsToken,
-			TLSCA:     o.natsTLSCA,
-			TLSCert:   o.natsTLSCert,
-			TLSKey:    o.natsTLSKey,
+			CredsFile:     o.natsCreds,
+			NKeyFile:      o.natsNKey,
+			User:          o.natsUser,
+			Password:      o.natsPassword,
+			Token:         o.natsToken,
+			TLSCA:         o.natsTLSCA,
+			TLSCert:       o.natsTLSCert,
+			TLSKey:        o.natsTLSKey,
+			TLSFirst:      o.natsTLSFirst,
+			TLSServerName: o.natsTLSName,
+			InboxPrefix:   o.natsInbox,
 		},
 		Embedded: bus.EmbeddedConfig{
 			Listen:   o.natsListen,

@@ -27,6 +27,9 @@ type options struct {
 	natsTLSCA       string
 	natsTLSCert     string
 	natsTLSKey      string
+	natsTLSFirst    bool
+	natsTLSName     string
+	natsInbox       string
 	listenUser      string
 	listenPassword  string
 	listenToken     string
@@ -175,6 +178,9 @@ func newOptions(stderr io.Writer) *options {
 	fs.StringVar(&o.natsTLSCA, "nats-tls-ca", "", "PEM file of the CAs that verify --nats-url's servers (implies TLS)")
 	fs.StringVar(&o.natsTLSCert, "nats-tls-cert", "", "PEM client certificate for mutual TLS with --nats-url (with --nats-tls-key)")
 	fs.StringVar(&o.natsTLSKey, "nats-tls-key", "", "PEM private key of --nats-tls-cert")
+	fs.StringVar(&o.natsTLSName, "nats-tls-server-name", "", "name that --nats-url's server certificates must carry when it is not the URL's host (servers reached by IP address, or at the addresses a cluster gossips); implies TLS")
+	fs.BoolVar(&o.natsTLSFirst, "nats-tls-first", false, "start the connection to --nats-url with the TLS handshake, for servers with handshake_first (implies TLS)")
+	fs.StringVar(&o.natsInbox, "nats-inbox-prefix", "", "prefix of the reply subjects on --nats-url instead of _INBOX, for users allowed to subscribe to their own inbox prefix only (see docs/nats-permissions.md)")
 	fs.StringVar(&o.listenUser, "nats-listen-user", "", "user name the embedded NATS server requires (with --nats-listen-password); required, or a token, unless --nats-listen is loopback")
 	fs.StringVar(&o.listenPassword, "nats-listen-password", "", "password the embedded NATS server requires of --nats-listen-user")
 	fs.StringVar(&o.listenToken, "nats-listen-token", "", "token the embedded NATS server requires, instead of a user and password")
@@ -225,7 +231,7 @@ func newOptions(stderr io.Writer) *options {
 			}
 			fmt.Fprintf(stderr, "  --%s [%s]\n    \t%s%s\n", f.Name, strings.Join(envNames(f.Name), ", "), f.Usage, def)
 		})
-		fmt.Fprintf(stderr, "\nAkamai credentials come from the .edgerc file and the AKAMAI_HOST, AKAMAI_CLIENT_TOKEN,\nAKAMAI_CLIENT_SECRET, AKAMAI_ACCESS_TOKEN (and AKAMAI_<SECTION>_…) variables; the environment wins.\n")
+		fmt.Fprintf(stderr, "\nAkamai credentials come from the .edgerc file and the AKAMAI_HOST, AKAMAI_CLIENT_TOKEN,\nAKAMAI_CLIENT_SECRET, AKAMAI_ACCESS_TOKEN (and AKAMAI_<SECTION>_…) variables; the environment wins.\n\nconsumer --version prints the version and commit.\n")
 	}
 	return o
 }

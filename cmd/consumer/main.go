@@ -21,11 +21,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/health"
+	"github.com/purgebus/purgebus/internal/version"
 	"github.com/purgebus/purgebus/metrics"
 )
 
 func main() {
+	if versionRequested(os.Args[1:]) {
+		fmt.Println(version.String("consumer"))
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr); err != nil {
@@ -85,6 +91,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	case <-ctx.Done():
 		log.Info("shutting down: draining events in flight", "timeout", cfg.ShutdownTimeout)
 	case err := <-c.Err():
+		if errors.Is(err, bus.ErrPermission) {
+			// Unfinished events stay in JetStream for a consumer with
+			// the permission.
+			_ = c.Close()
+			return err
+		}
 		log.Error("router stopped", "err", err)
 	}
 	if err := c.Close(); err != nil {
@@ -92,4 +104,19 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// versionRequested reports whether the command line asks for --version
+// (or -version) before any "--". It is no flag of the flag set, so that
+// no environment variable can turn a start into a version print.
+func versionRequested(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--version", "-version":
+			return true
+		}
+	}
+	return false
 }

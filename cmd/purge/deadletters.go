@@ -123,7 +123,7 @@ subject, reason and the start of the payload, or the dead letters themselves wit
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	nc, js, err := connect(ctx, &o.conn)
+	ctx, nc, js, err := c.connect(ctx, &o.conn)
 	if err != nil {
 		return cmd, err
 	}

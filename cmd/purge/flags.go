@@ -220,6 +220,8 @@ func (c *command) printFlags(w io.Writer, flags []*flag.Flag) {
 // bus.ConnectConfig and cmd/consumer.
 type connFlags struct {
 	url, creds, nkey, user, password, token, tlsCA, tlsCert, tlsKey string
+	inboxPrefix, tlsServerName                                      string
+	tlsFirst                                                        bool
 }
 
 func (c *connFlags) register(cmd *command) {
@@ -233,7 +235,11 @@ func (c *connFlags) register(cmd *command) {
 	fs.StringVar(&c.tlsCA, "nats-tls-ca", "", "PEM `file` of CAs that verify the NATS server")
 	fs.StringVar(&c.tlsCert, "nats-tls-cert", "", "TLS client certificate `file`, for mutual TLS (with --nats-tls-key)")
 	fs.StringVar(&c.tlsKey, "nats-tls-key", "", "TLS client key `file`")
-	cmd.fromEnv("nats-url", "nats-creds", "nats-nkey", "nats-user", "nats-password", "nats-token", "nats-tls-ca", "nats-tls-cert", "nats-tls-key")
+	fs.BoolVar(&c.tlsFirst, "nats-tls-first", false, "start with the TLS handshake, for servers with handshake_first")
+	fs.StringVar(&c.tlsServerName, "nats-tls-server-name", "", "`name` the server certificates must carry when it is not the URL's host")
+	fs.StringVar(&c.inboxPrefix, "nats-inbox-prefix", "", "reply subject `prefix` instead of _INBOX, for users allowed to subscribe to their own inbox prefix only")
+	cmd.fromEnv("nats-url", "nats-creds", "nats-nkey", "nats-user", "nats-password", "nats-token", "nats-tls-ca", "nats-tls-cert", "nats-tls-key",
+		"nats-tls-first", "nats-tls-server-name", "nats-inbox-prefix")
 }
 
 // defaultNATSURL is where the consumer's embedded NATS listens by default.
@@ -245,16 +251,19 @@ func (c *connFlags) config() bus.ConnectConfig {
 		url = defaultNATSURL
 	}
 	return bus.ConnectConfig{
-		URL:       url,
-		CredsFile: c.creds,
-		NKeyFile:  c.nkey,
-		User:      c.user,
-		Password:  c.password,
-		Token:     c.token,
-		TLSCA:     c.tlsCA,
-		TLSCert:   c.tlsCert,
-		TLSKey:    c.tlsKey,
-		Name:      "purgebus-cli",
+		URL:           url,
+		CredsFile:     c.creds,
+		NKeyFile:      c.nkey,
+		User:          c.user,
+		Password:      c.password,
+		Token:         c.token,
+		TLSCA:         c.tlsCA,
+		TLSCert:       c.tlsCert,
+		TLSKey:        c.tlsKey,
+		TLSFirst:      c.tlsFirst,
+		TLSServerName: c.tlsServerName,
+		InboxPrefix:   c.inboxPrefix,
+		Name:          "purgebus-cli",
 	}
 }
 

@@ -28,6 +28,8 @@ var meaningful = map[string]map[flagvalues.Kind]string{
 	"--nats-tls-ca":                {flagvalues.Empty: "the system's CAs"},
 	"--nats-tls-cert":              {flagvalues.Empty: "no client certificate"},
 	"--nats-tls-key":               {flagvalues.Empty: "no client certificate"},
+	"--nats-tls-server-name":       {flagvalues.Empty: "each server URL's host"},
+	"--nats-inbox-prefix":          {flagvalues.Empty: "_INBOX, nats.go's default"},
 }
 
 // TestEveryFlagRefusesBadValues tries zero, negative, empty and absurd

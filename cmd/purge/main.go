@@ -62,6 +62,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/purgebus/purgebus/bus"
+	"github.com/purgebus/purgebus/internal/version"
 )
 
 // Exit statuses.
@@ -85,6 +88,10 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
+	// perms records the requests the NATS server refused for lack of
+	// permission; cleanup runs when the command ends.
+	perms   bus.Permissions
+	cleanup []func()
 }
 
 // notSuccessError reports a --wait whose outcome was not succeeded; the
@@ -114,6 +121,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd, err = c.results(ctx, rest)
 	case "deadletters":
 		cmd, err = c.deadLetters(ctx, rest)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, version.String("purge"))
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" && rest[0][0] != '-' {
 			// "purge help results" is "purge results --help".
@@ -129,6 +139,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		c.topUsage(stderr)
 		return exitUsage
+	}
+	for _, f := range c.cleanup {
+		f()
+	}
+	if perr := c.perms.Err(); perr != nil {
+		switch {
+		case err == nil:
+			// Refused on the side (say, cleaning up): the command did
+			// its job, but the user's permissions need a look.
+			fmt.Fprintf(stderr, "purge %s: warning: %v\n", cmd.name, perr)
+		default:
+			// The refusal ended the command's context: name it
+			// along with what it interrupted.
+			err = bus.WithRefusal(err, perr)
+		}
 	}
 	var ue *usageError
 	var ns *notSuccessError
@@ -168,6 +193,6 @@ before or after the objects.
 Exit status: 0 on success, 1 on errors, 2 for a bad command line, 3 when
 --wait saw an outcome other than succeeded.
 
-Run 'purge <command> --help' for its flags.
+Run 'purge <command> --help' for its flags, 'purge --version' for the version.
 `)
 }

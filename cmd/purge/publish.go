@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/purgebus/purgebus/akamai"
+	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/events"
 )
 
@@ -74,12 +75,12 @@ unless the outcome is succeeded. More objects than fit in one event
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	nc, _, err := connect(ctx, &o.conn)
+	ctx, nc, _, err := c.connect(ctx, &o.conn)
 	if err != nil {
 		return cmd, err
 	}
 	defer nc.Close()
-	pub, err := events.NewPublisher(nc, events.PublisherConfig{Subject: o.subject, ResultStream: o.resultStream})
+	pub, err := events.NewPublisher(nc, events.PublisherConfig{Subject: o.subject, ResultStream: o.resultStream, MaxEventBytes: o.maxEventBytes})
 	if err != nil {
 		return cmd, err
 	}
@@ -380,7 +381,7 @@ func (c *cli) noteRetry(r events.Receipt) {
 // waitError explains a PurgeAndWait that ended without a result.
 func waitError(ctx context.Context, id string, timeout time.Duration, err error) error {
 	ctxErr := contextErr(ctx)
-	if ctxErr == nil {
+	if ctxErr == nil || errors.Is(context.Cause(ctx), bus.ErrPermission) {
 		return fmt.Errorf("event %s: %w", id, explain(err))
 	}
 	why := "interrupted"

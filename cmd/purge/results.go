@@ -57,7 +57,7 @@ an error (exit status 1).`)
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	nc, js, err := connect(ctx, &conn)
+	ctx, nc, js, err := c.connect(ctx, &conn)
 	if err != nil {
 		return cmd, err
 	}

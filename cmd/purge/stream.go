@@ -16,25 +16,43 @@ import (
 // connect opens the NATS connection the flags describe, and makes sure
 // the server has JetStream: without it every command would fail with
 // nats.go's "no responders". bus redacts the URL's credentials in its
-// errors.
-func connect(ctx context.Context, f *connFlags) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := f.config().Connect()
+// errors. The context it returns ends as soon as the server refuses a
+// request for lack of permission, which would otherwise wait for the
+// whole --timeout; run then names the refused subject.
+func (c *cli) connect(ctx context.Context, f *connFlags) (context.Context, *nats.Conn, jetstream.JetStream, error) {
+	cc := f.config()
+	cc.Permissions = &c.perms
+	// The JetStream check below is optional: publishers and readers
+	// have no business with the account's information (see
+	// docs/nats-permissions.md), and its refusal must neither wait for
+	// the timeout nor fail the command.
+	c.perms.Tolerate(jsAccountInfo)
+	nc, err := cc.Connect()
 	if err != nil {
-		return nil, nil, err
+		return ctx, nil, nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
+		return ctx, nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if _, err := js.AccountInfo(ctx); err != nil && noJetStream(err) {
+	err = c.perms.Guarded(ctx, func(ctx context.Context) error {
+		_, err := js.AccountInfo(ctx)
+		return err
+	})
+	if err != nil && noJetStream(err) {
 		nc.Close()
-		return nil, nil, fmt.Errorf("%s: %w", bus.RedactURLs(nc.ConnectedUrlRedacted()), explain(err))
+		return ctx, nil, nil, fmt.Errorf("%s: %w", bus.RedactURLs(nc.ConnectedUrlRedacted()), explain(err))
 	}
 	// Other errors (a user without permission for the account's
 	// information) are left to the command, which may not need it.
-	return nc, js, nil
+	ctx, unguard := c.perms.Guard(ctx)
+	c.cleanup = append(c.cleanup, unguard)
+	return ctx, nc, js, nil
 }
+
+// jsAccountInfo is the subject of JetStream's account information.
+const jsAccountInfo = "$JS.API.INFO"
 
 // noJetStream reports whether err says that the server or the account
 // has no JetStream: nobody answers JetStream's API.

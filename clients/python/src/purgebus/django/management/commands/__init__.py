@@ -1,0 +1,1 @@
+"""Management commands of purgebus: purgebus_purge and purgebus_results."""
