@@ -143,6 +143,7 @@ type Permissions struct {
 	done      chan struct{} // closed at the first violation
 	waiters   map[*permWaiter]struct{}
 	tolerated map[string]bool
+	ignored   []string // subject prefixes
 }
 
 // Tolerate makes refusals of subject (exactly) end the calls guarded at
@@ -159,6 +160,18 @@ func (p *Permissions) Tolerate(subject string) {
 	p.tolerated[subject] = true
 }
 
+// Ignore makes refusals of subjects that start with prefix neither
+// recorded nor end the calls guarded: they are for optional requests
+// whose caller bounds its own wait and then does without, such as the
+// reads of the content stream with which events.Publisher checks a reused
+// event ID ("$JS.API.STREAM.INFO." and "$JS.API.STREAM.MSG.GET."), which a
+// publisher may not make.
+func (p *Permissions) Ignore(prefix string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ignored = append(p.ignored, prefix)
+}
+
 type permWaiter struct{ cancel context.CancelCauseFunc }
 
 // Report records err if it is a permission violation on the connection
@@ -170,6 +183,12 @@ func (p *Permissions) Report(conn string, err error) *PermissionError {
 		return nil
 	}
 	p.mu.Lock()
+	for _, prefix := range p.ignored {
+		if strings.HasPrefix(pe.Subject, prefix) {
+			p.mu.Unlock()
+			return pe
+		}
+	}
 	p.init()
 	waiters := p.waiters
 	p.waiters = map[*permWaiter]struct{}{}

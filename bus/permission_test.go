@@ -110,14 +110,17 @@ func TestPermissionsGuard(t *testing.T) {
 	}
 }
 
+// refusal is the error nats.go hands the error handler when the server
+// refuses a publish to subject.
+func refusal(subject string) error {
+	return fmt.Errorf("%w: Permissions Violation for Publish to %q", nats.ErrPermissionViolation, subject)
+}
+
 func TestPermissionsTolerate(t *testing.T) {
 	var p bus.Permissions
 	p.Tolerate("$JS.API.INFO")
 	ctx, cancel := p.Guard(context.Background())
 	defer cancel()
-	refusal := func(subject string) error {
-		return fmt.Errorf("%w: Permissions Violation for Publish to %q", nats.ErrPermissionViolation, subject)
-	}
 	if p.Report("c", refusal("$JS.API.INFO")) == nil {
 		t.Fatal("a tolerated refusal is still a refusal")
 	}
@@ -135,6 +138,23 @@ func TestPermissionsTolerate(t *testing.T) {
 	p.Report("c", refusal("$JS.API.STREAM.INFO.X"))
 	if !errors.Is(p.Err(), bus.ErrPermission) || later.Err() == nil {
 		t.Errorf("a refusal after a tolerated one: Err %v, guard %v", p.Err(), later.Err())
+	}
+}
+
+func TestPermissionsIgnore(t *testing.T) {
+	var p bus.Permissions
+	p.Ignore("$JS.API.STREAM.MSG.GET.")
+	ctx, cancel := p.Guard(context.Background())
+	defer cancel()
+	if p.Report("c", refusal("$JS.API.STREAM.MSG.GET.CONTENT")) == nil {
+		t.Fatal("an ignored refusal is still a refusal")
+	}
+	if ctx.Err() != nil || p.Err() != nil {
+		t.Errorf("an ignored refusal ended the guard (%v) or was recorded (%v)", ctx.Err(), p.Err())
+	}
+	p.Report("c", refusal("$JS.API.STREAM.INFO.CONTENT"))
+	if !errors.Is(p.Err(), bus.ErrPermission) || ctx.Err() == nil {
+		t.Errorf("a refusal not ignored: Err %v, guard %v", p.Err(), ctx.Err())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -244,6 +245,9 @@ func (c StreamsConfig) streamConfigs() []jetstream.StreamConfig {
 		MaxAge:      c.ResultMaxAge,
 		MaxBytes:    orUnlimited(c.ResultMaxBytes),
 		Duplicates:  min(c.ResultDuplicates, c.ResultMaxAge),
+		// Results may be stored in fast batches (BatchPublisher); a
+		// server without batch publishing ignores the setting.
+		AllowBatchPublish: true,
 	}, {
 		Name:        c.DeadLetterStream,
 		Description: "purgebus: events that can never succeed, with the reason",
@@ -299,14 +303,26 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.Stre
 	if sc.MaxBytes != 0 {
 		want.MaxBytes = sc.MaxBytes
 	}
+	want.AllowBatchPublish = want.AllowBatchPublish || sc.AllowBatchPublish
 	if want.Replicas == old.Replicas && want.MaxAge == old.MaxAge && want.Duplicates == old.Duplicates &&
-		want.MaxBytes == old.MaxBytes && slices.Equal(want.Subjects, old.Subjects) {
+		want.MaxBytes == old.MaxBytes && slices.Equal(want.Subjects, old.Subjects) &&
+		(want.AllowBatchPublish == old.AllowBatchPublish || !batchPublishKnown(old)) {
 		return old, nil
 	}
 	if _, err := js.UpdateStream(ctx, want); err != nil {
 		return old, streamError(ctx, js, "update", want, err)
 	}
 	return want, nil
+}
+
+// batchPublishKnown reports whether the server that returned old knows
+// fast batch publishing: one that does not drops AllowBatchPublish, and
+// updating it would be tried, in vain, at every start. The server's
+// JetStream API level, in the metadata it returns, tells: fast batches
+// came with level 4 (nats-server 2.14).
+func batchPublishKnown(old jetstream.StreamConfig) bool {
+	lvl, err := strconv.Atoi(old.Metadata["_nats.level"])
+	return err == nil && lvl >= 4
 }
 
 // streamError explains a failed create or update of sc, naming the

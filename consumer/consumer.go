@@ -23,6 +23,7 @@ import (
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/budget"
 	"github.com/purgebus/purgebus/bus"
+	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/handler"
 	"github.com/purgebus/purgebus/metrics"
 	"github.com/purgebus/purgebus/routing"
@@ -90,12 +91,19 @@ type Config struct {
 	// states, and instruments the watermill router.
 	Metrics *metrics.Metrics
 	// ResultWindow bounds unacknowledged asynchronous result publishes
-	// (1,000 when 0).
+	// (1,000 when 0), and the messages of one batch.
 	ResultWindow int
 	// StuckAfter is how long an event may stay unacknowledged before it
 	// is logged as stuck and fails the "events" readiness check
 	// (bus.DefaultStuckAfter when 0).
 	StuckAfter time.Duration
+	// BatchPublish stores results in flow-acked fast batches
+	// (bus.BatchPublisher) where the result stream allows them, and one
+	// by one elsewhere. Off by default: jetstreamext publishes a batch's
+	// control messages (its end, and pings for lost acks) on the subject
+	// of a result, where subscribers of purge.result.> receive them as
+	// empty messages.
+	BatchPublish bool
 	// ShutdownTimeout bounds the drain on Close (20 s when 0): pending
 	// batches are sent at once and finished events acked; the rest is
 	// redelivered on the next start.
@@ -108,6 +116,7 @@ type Consumer struct {
 	cfg       Config
 	log       *slog.Logger
 	embedded  *bus.Embedded
+	batch     *bus.BatchPublisher // nil when results are published one by one
 	conns     []*nats.Conn
 	router    *message.Router
 	accounts  []*account
@@ -280,8 +289,23 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 		}
 	}
 	var hpub handler.Publisher = pub
+	if cfg.BatchPublish {
+		// Results go in flow-acked batches where the result stream
+		// allows them (Provision allows them on servers that can).
+		ok, err := bus.BatchPublishAllowed(ctx, js, cfg.Streams.Defaults().ResultStream)
+		if err != nil {
+			log.Warn("cannot tell whether the result stream allows batch publishing; publishing one by one", "err", err)
+		}
+		if ok {
+			if c.batch, err = bus.NewBatchPublisher(pubConn, pub, bus.BatchConfig{Prefix: events.SubjectResults + ".", MaxBatch: cfg.ResultWindow}); err != nil {
+				return nil, err
+			}
+			hpub = c.batch
+		}
+	}
+	log.Debug("result publishing", "batched", c.batch != nil)
 	if cfg.Metrics != nil {
-		hpub = cfg.Metrics.WrapPublisher(pub)
+		hpub = cfg.Metrics.WrapPublisher(hpub)
 	}
 	h := handler.New(c.accounts[0].coalescer, hpub, hcfg)
 
@@ -453,6 +477,9 @@ func (c *Consumer) Close() error {
 	wg.Wait()
 	if err := <-closed; err != nil {
 		errs = append(errs, err)
+	}
+	if c.batch != nil {
+		c.batch.Close()
 	}
 	c.closeConns()
 	return errors.Join(errs...)

@@ -1,10 +1,6 @@
 package events_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -15,45 +11,18 @@ import (
 	"github.com/purgebus/purgebus/events"
 )
 
-// referenceDecode is Decode as it was before its fast path: encoding/json
-// for every event.
+// referenceDecode is Decode without its fast path: the library for
+// every event.
 func referenceDecode(data []byte, maxBytes int) (events.ContentChanged, error) {
-	var e events.ContentChanged
-	if maxBytes <= 0 {
-		maxBytes = events.DefaultMaxEventBytes
-	}
-	if len(data) > maxBytes {
-		e.ID, e.Source = events.PeekLabels(data[:min(len(data), 4096)])
-		return e, &events.InvalidEventError{Reason: fmt.Sprintf("event is %d bytes; the limit is %d", len(data), maxBytes)}
-	}
-	if !utf8.Valid(data) {
-		return e, &events.InvalidEventError{Reason: "event is not valid UTF-8"}
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&e); err != nil {
-		var labels events.ContentChanged
-		labels.ID, labels.Source = events.PeekLabels(data)
-		return labels, &events.InvalidEventError{Reason: "undecodable JSON: " + err.Error()}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return e, &events.InvalidEventError{Reason: "undecodable JSON: data after the event object"}
-	}
-	if err := e.Normalize(); err != nil {
-		return e, err
-	}
-	return e, nil
+	return events.DecodeLibrary(data, maxBytes)
 }
 
-// jsonDecode is what encoding/json makes of data, before Normalize, and
+// jsonDecode is what the library makes of data, before Normalize, and
 // whether it took it as one event object.
 func jsonDecode(data []byte) (events.ContentChanged, bool) {
 	var e events.ContentChanged
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&e); err != nil {
-		return e, false
-	}
-	_, err := dec.Token()
-	return e, err == io.EOF
+	err := events.Unmarshal(data, &e)
+	return e, err == nil
 }
 
 // identical compares events field by field, nil and empty lists apart;
@@ -70,7 +39,7 @@ func identical(a, b events.ContentChanged) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-// checkDecode compares the fast path with encoding/json, and Decode with
+// checkDecode compares the fast path with the library, and Decode with
 // referenceDecode. It reports whether the fast path took data.
 func checkDecode(t *testing.T, data []byte, maxBytes int) bool {
 	t.Helper()
@@ -79,10 +48,10 @@ func checkDecode(t *testing.T, data []byte, maxBytes int) bool {
 	if took {
 		ref, ok := jsonDecode(data)
 		if !ok {
-			t.Fatalf("fast path took %q, which encoding/json refuses", data)
+			t.Fatalf("fast path took %q, which the library refuses", data)
 		}
 		if !identical(fast, ref) {
-			t.Fatalf("fast path decoded %q as\n%#v\nencoding/json as\n%#v", data, fast, ref)
+			t.Fatalf("fast path decoded %q as\n%#v\nthe library as\n%#v", data, fast, ref)
 		}
 	}
 	got, err := events.Decode(data, maxBytes)

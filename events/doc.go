@@ -19,8 +19,10 @@
 // Without an id the
 // Nats-Msg-Id header names the event, else the consumer assigns a UUID
 // derived from the event's stream position, so redeliveries keep it.
-// Unknown fields are ignored; fields of the wrong JSON type make the event
-// invalid.
+// Unknown fields are ignored; field names match exactly (case included);
+// fields of the wrong JSON type, a name given twice in one object (its
+// value would be ambiguous: decoders disagree on which one counts) and
+// anything after the object make the event invalid.
 //
 // # Results
 //

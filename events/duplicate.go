@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/purgebus/purgebus/akamai"
@@ -47,65 +49,135 @@ func (e *DuplicateEventError) Error() string {
 		"the new event was NOT stored and its objects will not be purged: publish it under a new ID", e.ID, e.Stream, e.Sequence, e.Difference)
 }
 
+// duplicateReadTimeout bounds each read of the stored event and of its
+// result. A publisher may lack the permission for them
+// (docs/nats-permissions.md), and the server drops a refused request
+// without an answer: the read must not wait for the caller's context.
+const duplicateReadTimeout = 2 * time.Second
+
 // checkDuplicate compares e with the event JetStream stored first under
 // its ID. That event is still in the content stream while it waits or is
 // being purged (the stream is a work queue); once purged, its result in
 // the result stream names every object. Neither there (its result aged
 // out): the content cannot be told, which is an error too, since the new
-// objects may be unpurged.
-func (p *Publisher) checkDuplicate(ctx context.Context, e *ContentChanged, r Receipt) error {
+// objects may be unpurged. A publisher that may not read the content
+// stream reads the result as PurgeAndWait does; waiting is the consumer
+// that PurgeAndWait watches (nil for Publish), and then the result of a
+// stored event still pending is awaited and returned.
+func (p *Publisher) checkDuplicate(ctx context.Context, e *ContentChanged, r Receipt, waiting jetstream.Consumer) (*PurgeResult, error) {
 	dup := func(difference string) error {
 		return &DuplicateEventError{ID: e.ID, Stream: r.Stream, Sequence: r.Sequence, Difference: difference}
 	}
 	want, err := contentOf(e)
 	if err != nil {
-		return fmt.Errorf("events: %w", err)
+		return nil, fmt.Errorf("events: %w", err)
 	}
-	stream, err := p.js.Stream(ctx, r.Stream)
-	if err != nil {
-		return fmt.Errorf("events: event %s is a duplicate; reading stream %s: %w", e.ID, r.Stream, err)
-	}
-	stored, err := stream.GetMsg(ctx, r.Sequence)
+	data, err := p.readStored(ctx, r)
 	switch {
 	case err == nil:
-		ev, err := Decode(stored.Data, len(stored.Data)+1)
+		ev, err := Decode(data, len(data)+1)
 		if err != nil {
-			return dup("the stored event is not valid (" + err.Error() + ")")
+			return nil, dup("the stored event is not valid (" + err.Error() + ")")
 		}
 		got, err := contentOf(&ev)
 		if err != nil {
-			return dup(err.Error())
+			return nil, dup(err.Error())
 		}
 		if d := got.difference(want); d != "" {
-			return dup(d)
+			return nil, dup(d)
 		}
-		return nil
-	case !errors.Is(err, jetstream.ErrMsgNotFound):
-		return fmt.Errorf("events: event %s is a duplicate; reading the stored one: %w", e.ID, err)
+		return nil, nil
+	case callerEnded(ctx):
+		return nil, fmt.Errorf("events: event %s is a duplicate; reading the stored one: %w", e.ID, err)
 	}
-	results, err := p.js.Stream(ctx, p.results)
-	if err != nil {
-		return fmt.Errorf("events: event %s is a duplicate; reading stream %s: %w", e.ID, p.results, err)
+	purged := errors.Is(err, jetstream.ErrMsgNotFound)
+	var res *PurgeResult
+	if waiting != nil && !purged {
+		// Still pending, or not readable here: its result tells, and
+		// the caller waits for it anyway.
+		var got PurgeResult
+		if got, err = WaitResult(ctx, waiting); err == nil {
+			res = &got
+		}
+	} else {
+		res, err = p.readResult(ctx, e.ID)
 	}
-	msg, err := results.GetLastMsgForSubject(ctx, ResultFilter(e.ID))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return dup("the stored event was purged and its result is gone, so its content cannot be compared")
+	switch {
+	case callerEnded(ctx):
+		return nil, fmt.Errorf("events: event %s is a duplicate; reading its result: %w", e.ID, ctx.Err())
+	case err != nil && !purged:
+		return nil, dup(mayNotRead + " or its result, so the content could not be compared" + seeDocs)
+	case err != nil:
+		return nil, fmt.Errorf("events: event %s is a duplicate; reading its result: %w", e.ID, err)
+	case res == nil && purged:
+		return nil, dup("the stored event was purged and its result is gone, so its content cannot be compared")
+	case res == nil:
+		return nil, dup(mayNotRead + ", which has no result yet, so the content could not be compared" + seeDocs)
 	}
-	if err != nil {
-		return fmt.Errorf("events: event %s is a duplicate; reading its result: %w", e.ID, err)
-	}
-	res, err := DecodeResult(msg.Data)
-	if err != nil {
-		return dup("its result cannot be read (" + err.Error() + ")")
-	}
-	got, ok := contentOfResult(res)
+	got, ok := contentOfResult(*res)
 	if !ok {
-		return dup("its result does not name every object, so its content cannot be compared")
+		return nil, dup("its result does not name every object, so its content cannot be compared")
 	}
 	if d := got.difference(want); d != "" {
-		return dup(d)
+		return nil, dup(d)
 	}
-	return nil
+	return res, nil
+}
+
+// mayNotRead and seeDocs frame the difference of a duplicate whose stored
+// event this publisher could not read: refused, or no answer within
+// duplicateReadTimeout.
+const (
+	mayNotRead = "this publisher may not read the stored event"
+	seeDocs    = " (see docs/nats-permissions.md)"
+)
+
+// readStored returns the data of the event stored at r, within
+// duplicateReadTimeout.
+func (p *Publisher) readStored(ctx context.Context, r Receipt) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, duplicateReadTimeout)
+	defer cancel()
+	stream, err := p.js.Stream(ctx, r.Stream)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := stream.GetMsg(ctx, r.Sequence)
+	if err != nil {
+		return nil, err
+	}
+	return msg.Data, nil
+}
+
+// readResult returns the stored result of event id, or nil when there is
+// none, within duplicateReadTimeout. It reads through an ordered consumer
+// filtered on the event's result, which a publisher that waits may
+// create (a direct get of the result stream would read any result).
+func (p *Publisher) readResult(ctx context.Context, id string) (*PurgeResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, duplicateReadTimeout)
+	defer cancel()
+	cons, err := p.js.OrderedConsumer(ctx, p.results, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{ResultFilter(id)},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		return nil, nil
+	}
+	res, err := WaitResult(ctx, cons)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// callerEnded reports whether the caller's ctx ended for another reason
+// than a refusal: a refusal that a guard (bus.Permissions) turned into
+// ctx's cancellation is an unreadable stored event, not the caller
+// giving up.
+func callerEnded(ctx context.Context) bool {
+	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), nats.ErrPermissionViolation)
 }
 
 // content is what an event asks to purge: its normalized objects, each

@@ -46,3 +46,38 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// The consumer decodes each event and encodes its result on a goroutine
+// of its own (watermill's router starts one per message), whose stack
+// starts small: these benchmarks count the stack growth that a deep
+// decoder or encoder costs there, which BenchmarkDecode and
+// BenchmarkResultEncode, on one long-lived goroutine, do not see.
+
+func BenchmarkDecodeNewGoroutine(b *testing.B) {
+	b.ReportAllocs()
+	done := make(chan error)
+	for b.Loop() {
+		go func() {
+			_, err := events.Decode(benchEvent, 0)
+			done <- err
+		}()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkResultEncodeNewGoroutine(b *testing.B) {
+	r := benchResult()
+	b.ReportAllocs()
+	done := make(chan error)
+	for b.Loop() {
+		go func() {
+			_, err := r.Encode()
+			done <- err
+		}()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+}

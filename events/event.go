@@ -2,13 +2,14 @@ package events
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/purgebus/purgebus/akamai"
 )
@@ -79,7 +80,7 @@ func Decode(data []byte, maxBytes int) (ContentChanged, error) {
 		return e, &InvalidEventError{Reason: "event is not valid UTF-8"}
 	}
 	// The usual event takes the fast path; anything it does not take
-	// for certain, encoding/json decides and explains.
+	// for certain, the library decides and explains.
 	if decodeFast(data, &e) {
 		if err := e.Normalize(); err != nil {
 			return e, err
@@ -87,16 +88,27 @@ func Decode(data []byte, maxBytes int) (ContentChanged, error) {
 		return e, nil
 	}
 	e = ContentChanged{}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&e); err != nil {
+	return decodeLibrary(data, e)
+}
+
+// decodeLibrary is Decode's path through the library, for data that is
+// valid UTF-8 and within the size limit. Not inlined: its frame would
+// grow Decode's, and so the fast path's stack on the router's fresh
+// goroutines.
+//
+//go:noinline
+func decodeLibrary(data []byte, e ContentChanged) (ContentChanged, error) {
+	if err := unmarshal(data, &e); err != nil {
 		var labels ContentChanged
 		labels.ID, labels.Source = peekLabels(data)
+		if errors.Is(err, errTrailingData) {
+			return e, &InvalidEventError{Reason: "undecodable JSON: " + err.Error()}
+		}
+		if name, ok := duplicateName(err); ok {
+			return labels, &InvalidEventError{Reason: fmt.Sprintf("undecodable JSON: duplicate key %q: "+
+				"refused as ambiguous (decoders disagree on which value counts)", strings.TrimPrefix(name, "/"))}
+		}
 		return labels, &InvalidEventError{Reason: "undecodable JSON: " + err.Error()}
-	}
-	// dec.More is false before a stray '}' or ']': only io.EOF says the
-	// event was the whole message.
-	if _, err := dec.Token(); err != io.EOF {
-		return e, &InvalidEventError{Reason: "undecodable JSON: data after the event object"}
 	}
 	if err := e.Normalize(); err != nil {
 		return e, err
@@ -109,18 +121,18 @@ func Decode(data []byte, maxBytes int) (ContentChanged, error) {
 // subscriber waiting for it. It reads top-level fields in order and stops
 // at the first it cannot read.
 func peekLabels(data []byte) (id, source string) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return "", ""
 	}
-	for dec.More() {
-		tok, err := dec.Token()
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
 		if err != nil {
 			return id, source
 		}
-		key, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
+		key := name.String() // before the decoder moves on
+		v, err := dec.ReadValue()
+		if err != nil {
 			return id, source
 		}
 		switch key {
@@ -185,18 +197,6 @@ func (e *ContentChanged) Normalize() error {
 
 // Encode returns the event as compact JSON.
 func (e *ContentChanged) Encode() ([]byte, error) { return marshal(e) }
-
-// marshal encodes compactly without HTML escaping, so URLs with & stay
-// readable and results fit on one line.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
 
 // PeekID returns the event ID that data names in its "id" field, when
 // that is a valid ID, without decoding the whole event; "" otherwise.

@@ -39,6 +39,16 @@ func TestDecode(t *testing.T) {
 		{name: "cpcode as string", in: `{"cpcodes":["12345"]}`, wantErr: "undecodable JSON"},
 		{name: "malformed", in: `{"urls":[`, wantErr: "undecodable JSON"},
 		{name: "trailing data", in: `{"urls":["https://a.example/"]} {}`, wantErr: "data after"},
+		{name: "duplicate key", in: `{"id":"d1","urls":["https://a.example/"],"urls":["https://b.example/"]}`,
+			wantErr: `duplicate key "urls": refused as ambiguous`,
+			check: func(t *testing.T, e events.ContentChanged) {
+				if e.ID != "d1" {
+					t.Errorf("ID of an event with a duplicate key = %q, want d1", e.ID)
+				}
+			}},
+		{name: "duplicate unknown key", in: `{"urls":["https://a.example/"],"x":1,"x":1}`, wantErr: `duplicate key "x"`},
+		{name: "names match exactly", in: `{"URLS":["https://a.example/"]}`, wantErr: "no objects"},
+		{name: "stray brace", in: `{"urls":["https://a.example/"]}}`, wantErr: "data after"},
 		{name: "no objects", in: `{"source":"cms"}`, wantErr: "no objects"},
 		{name: "empty lists", in: `{"urls":[],"tags":[],"cpcodes":[]}`, wantErr: "no objects"},
 		{name: "ftp URL", in: `{"urls":["ftp://www.example.com/a"]}`, wantErr: "scheme must be http or https"},

@@ -73,25 +73,33 @@ func (p *Publisher) Publish(ctx context.Context, e *ContentChanged) error {
 // Receipt.Duplicate tells a harmless retry (the same content under an ID
 // already stored) from a first publish.
 func (p *Publisher) PublishReceipt(ctx context.Context, e *ContentChanged) (Receipt, error) {
+	r, _, err := p.publish(ctx, e, nil)
+	return r, err
+}
+
+// publish is PublishReceipt; waiting is PurgeAndWait's consumer of the
+// event's results (nil for Publish), and res the result that the check of
+// a duplicate awaited (nil when it did not).
+func (p *Publisher) publish(ctx context.Context, e *ContentChanged, waiting jetstream.Consumer) (_ Receipt, res *PurgeResult, _ error) {
 	if e.ID == "" {
 		e.ID = uuid.NewString()
 	}
 	data, err := encodeForPublish(e, p.maxBytes)
 	if err != nil {
-		return Receipt{}, err
+		return Receipt{}, nil, err
 	}
 	msg := nats.NewMsg(p.subject)
 	msg.Data = data
 	msg.Header.Set(jetstream.MsgIDHeader, e.ID)
 	ack, err := p.js.PublishMsg(ctx, msg)
 	if err != nil {
-		return Receipt{}, fmt.Errorf("events: publish %s: %w", e.ID, err)
+		return Receipt{}, nil, fmt.Errorf("events: publish %s: %w", e.ID, err)
 	}
 	r := Receipt{ID: e.ID, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}
 	if ack.Duplicate {
-		return r, p.checkDuplicate(ctx, e, r)
+		res, err = p.checkDuplicate(ctx, e, r, waiting)
 	}
-	return r, nil
+	return r, res, err
 }
 
 // encodeForPublish refuses, before anything is published, what the
@@ -143,9 +151,12 @@ func (p *Publisher) PurgeAndWaitReceipt(ctx context.Context, e *ContentChanged) 
 	if err != nil {
 		return PurgeResult{}, Receipt{}, fmt.Errorf("events: watch results: %w", err)
 	}
-	r, err := p.PublishReceipt(ctx, e)
+	r, awaited, err := p.publish(ctx, e, cons)
 	if err != nil {
 		return PurgeResult{}, r, err
+	}
+	if awaited != nil {
+		return *awaited, r, nil
 	}
 	res, err := WaitResult(ctx, cons)
 	return res, r, err

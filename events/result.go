@@ -1,9 +1,12 @@
 package events
 
 import (
-	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/purgebus/purgebus/akamai"
 )
@@ -47,7 +50,7 @@ type PurgeResult struct {
 	// server's message size (see EncodeWithin): long texts were cut and
 	// objects left out of the lists, each Purge and Failure counting its
 	// own in ObjectsOmitted. The outcome and the counts stay exact.
-	Truncated bool `json:"truncated,omitempty"`
+	Truncated bool `json:"truncated,omitzero"`
 }
 
 // Purge is one Fast Purge request that Akamai accepted, as it concerns one
@@ -75,7 +78,7 @@ type Purge struct {
 	Escalation *Escalation `json:"escalation,omitempty"`
 	// ObjectsOmitted counts the objects of this request left out of
 	// Objects to fit the result in a message (PurgeResult.Truncated).
-	ObjectsOmitted int `json:"objects_omitted,omitempty"`
+	ObjectsOmitted int `json:"objects_omitted,omitzero"`
 }
 
 // Escalation says which object's purge covered a Purge's objects, and
@@ -97,13 +100,13 @@ type Failure struct {
 	Network akamai.Network `json:"network,omitempty"`
 	// Objects are the failed objects; CP codes are JSON integers.
 	Objects    []string `json:"-"`
-	HTTPStatus int      `json:"http_status,omitempty"`
+	HTTPStatus int      `json:"http_status,omitzero"`
 	Title      string   `json:"title"`
 	Detail     string   `json:"detail,omitempty"`
 	SupportID  string   `json:"support_id,omitempty"`
 	// ObjectsOmitted counts the failed objects left out of Objects to
 	// fit the result in a message (PurgeResult.Truncated).
-	ObjectsOmitted int `json:"objects_omitted,omitempty"`
+	ObjectsOmitted int `json:"objects_omitted,omitzero"`
 }
 
 // objectList encodes objects of one type: CP codes as integers, the rest
@@ -113,65 +116,89 @@ type objectList struct {
 	objs []string
 }
 
-func (l objectList) MarshalJSON() ([]byte, error) {
-	if l.objs == nil {
-		return []byte("[]"), nil
-	}
-	if l.typ != akamai.TypeCPCode {
-		return marshal(l.objs)
-	}
-	b := []byte{'['}
-	for i, o := range l.objs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if _, err := strconv.ParseInt(o, 10, 64); err != nil {
-			return nil, err
-		}
-		b = append(b, o...)
-	}
-	return append(b, ']'), nil
-}
-
-func (l *objectList) UnmarshalJSON(data []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
+// MarshalJSONTo writes l as a JSON array, [] when nil. A CP code that is
+// not an int64 written as a JSON integer ("+1", "01", "1e3") is an error.
+func (l objectList) MarshalJSONTo(enc *jsontext.Encoder) error {
+	if err := enc.WriteToken(jsontext.BeginArray); err != nil {
 		return err
 	}
-	l.objs = make([]string, len(raw))
-	for i, r := range raw {
-		if len(r) > 0 && r[0] == '"' {
-			if err := json.Unmarshal(r, &l.objs[i]); err != nil {
-				return err
-			}
-			continue
-		}
-		var n json.Number
-		if err := json.Unmarshal(r, &n); err != nil {
+	for _, o := range l.objs {
+		if err := writeObject(enc, l.typ, o); err != nil {
 			return err
 		}
-		l.objs[i] = n.String()
 	}
-	return nil
+	return enc.WriteToken(jsontext.EndArray)
 }
 
-type purgeJSON Purge
-
-// MarshalJSON encodes p with its objects in their wire types.
-func (p Purge) MarshalJSON() ([]byte, error) {
-	return marshal(struct {
-		purgeJSON
-		Objects objectList `json:"objects"`
-	}{purgeJSON(p), objectList{p.Type, p.Objects}})
+func writeObject(enc *jsontext.Encoder, t akamai.Type, o string) error {
+	if t != akamai.TypeCPCode {
+		return enc.WriteToken(jsontext.String(o))
+	}
+	n, err := strconv.ParseInt(o, 10, 64)
+	if err != nil {
+		return fmt.Errorf("CP code %q: %w", o, err)
+	}
+	if strconv.FormatInt(n, 10) == o {
+		return enc.WriteToken(jsontext.Int(n))
+	}
+	// "-0" is a JSON integer written otherwise; the encoder refuses
+	// what is not JSON ("+1", "01").
+	return enc.WriteValue(jsontext.Value(o))
 }
 
-// UnmarshalJSON decodes p, objects included.
-func (p *Purge) UnmarshalJSON(data []byte) error {
-	var v struct {
+// UnmarshalJSONFrom reads a JSON array of strings and numbers, keeping
+// each number as written.
+func (l *objectList) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	if tok.Kind() != '[' {
+		return fmt.Errorf("objects: want an array, found a JSON %s", tok.Kind())
+	}
+	l.objs = []string{}
+	for dec.PeekKind() != ']' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		if k := tok.Kind(); k != '"' && k != '0' {
+			return fmt.Errorf("objects: want strings or numbers, found a JSON %s", k)
+		}
+		l.objs = append(l.objs, tok.String()) // a number's String is its text
+	}
+	_, err = dec.ReadToken()
+	return err
+}
+
+type (
+	purgeJSON   Purge
+	failureJSON Failure
+)
+
+// purgeWire and failureWire are Purge and Failure as on the wire: their
+// tagged fields (embedded, so new fields encode without more code), then
+// the objects in their wire types.
+type (
+	purgeWire struct {
 		purgeJSON
 		Objects objectList `json:"objects"`
 	}
-	if err := json.Unmarshal(data, &v); err != nil {
+	failureWire struct {
+		failureJSON
+		Objects objectList `json:"objects"`
+	}
+)
+
+// MarshalJSONTo encodes p with its objects in their wire types.
+func (p Purge) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return json.MarshalEncode(enc, &purgeWire{purgeJSON(p), objectList{p.Type, p.Objects}})
+}
+
+// UnmarshalJSONFrom decodes p, objects included.
+func (p *Purge) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	var v purgeWire
+	if err := json.UnmarshalDecode(dec, &v); err != nil {
 		return err
 	}
 	*p = Purge(v.purgeJSON)
@@ -179,23 +206,21 @@ func (p *Purge) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-type failureJSON Failure
+// MarshalJSON encodes p for encoding/json as MarshalJSONTo does.
+func (p Purge) MarshalJSON() ([]byte, error) { return marshal(p) }
 
-// MarshalJSON encodes f with its objects in their wire types.
-func (f Failure) MarshalJSON() ([]byte, error) {
-	return marshal(struct {
-		failureJSON
-		Objects objectList `json:"objects"`
-	}{failureJSON(f), objectList{f.Type, f.Objects}})
+// UnmarshalJSON decodes p for encoding/json as UnmarshalJSONFrom does.
+func (p *Purge) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, p) }
+
+// MarshalJSONTo encodes f with its objects in their wire types.
+func (f Failure) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return json.MarshalEncode(enc, &failureWire{failureJSON(f), objectList{f.Type, f.Objects}})
 }
 
-// UnmarshalJSON decodes f, objects included.
-func (f *Failure) UnmarshalJSON(data []byte) error {
-	var v struct {
-		failureJSON
-		Objects objectList `json:"objects"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
+// UnmarshalJSONFrom decodes f, objects included.
+func (f *Failure) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	var v failureWire
+	if err := json.UnmarshalDecode(dec, &v); err != nil {
 		return err
 	}
 	*f = Failure(v.failureJSON)
@@ -203,31 +228,35 @@ func (f *Failure) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// Encode returns the result as compact one-line JSON: what encoding/json
-// writes for it (without HTML escaping, nil lists as []), from a
-// hand-written encoder (result_encode.go).
+// MarshalJSON encodes f for encoding/json as MarshalJSONTo does.
+func (f Failure) MarshalJSON() ([]byte, error) { return marshal(f) }
+
+// UnmarshalJSON decodes f for encoding/json as UnmarshalJSONFrom does.
+func (f *Failure) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, f) }
+
+// Encode returns the result as compact one-line JSON, without HTML
+// escaping, nil lists as [], from a hand-written encoder where it knows
+// every field (result_encode.go says why), else from the library.
 func (r *PurgeResult) Encode() ([]byte, error) {
-	if b, ok := appendResult(make([]byte, 0, resultSizeHint(r)), r); ok {
-		return b, nil
+	if handWritten {
+		if b, ok := appendResult(make([]byte, 0, resultSizeHint(r)), r); ok {
+			return b, nil
+		}
 	}
-	// Something encoding/json refuses: its error.
-	return r.encodeJSON()
+	// Something the hand-written encoder does not know, or refuses:
+	// the library, and its error.
+	return encodeLibrary(r)
 }
 
-// encodeJSON is Encode through encoding/json: the reference that the
-// hand-written encoder matches, and the source of its errors.
-func (r *PurgeResult) encodeJSON() ([]byte, error) {
-	c := *r
-	if c.Purges == nil {
-		c.Purges = []Purge{}
-	}
-	if c.Failures == nil {
-		c.Failures = []Failure{}
-	}
-	return marshal(&c)
-}
+// encodeLibrary is Encode through the library. Not inlined: its frame
+// would grow Encode's, and so the hand-written path's stack on the
+// router's fresh goroutines.
+//
+//go:noinline
+func encodeLibrary(r *PurgeResult) ([]byte, error) { return marshal(r) }
 
-// DecodeResult decodes a result.
+// DecodeResult decodes a result. A name repeated in one object is an
+// error, as in events.
 func DecodeResult(data []byte) (PurgeResult, error) {
 	var r PurgeResult
 	err := json.Unmarshal(data, &r)
@@ -264,14 +293,14 @@ type DeadLetter struct {
 	DeadAt        time.Time           `json:"dead_at"`
 	// PayloadBytes and PayloadSHA256 (hex) describe the whole original
 	// event, whether or not Payload holds all of it.
-	PayloadBytes  int    `json:"payload_bytes,omitempty"`
+	PayloadBytes  int    `json:"payload_bytes,omitzero"`
 	PayloadSHA256 string `json:"payload_sha256,omitempty"`
 	// PayloadTruncated says that the dead letter holds only the beginning
 	// of the event, which as a whole would not fit a NATS message once
 	// quoted: the whole event is the object PayloadObject of the
 	// JetStream object store bucket PayloadBucket (both empty if it
 	// could not be stored).
-	PayloadTruncated bool   `json:"payload_truncated,omitempty"`
+	PayloadTruncated bool   `json:"payload_truncated,omitzero"`
 	PayloadBucket    string `json:"payload_bucket,omitempty"`
 	PayloadObject    string `json:"payload_object,omitempty"`
 }

@@ -255,7 +255,27 @@ func consumerJob(t *testing.T, fake *akamaitest.Server, allow []string, provisio
 			return err
 		}
 	}
-	return nil
+	// The job ends with both events acked. Acks follow the results and
+	// are refused asynchronously, so wait for JetStream to see them (or
+	// for the refusal), not just for the results.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-c.Err():
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("events not acked: %w", ctx.Err())
+		case <-tick.C:
+			cons, err := ajs.Consumer(ctx, "CONTENT", "purgebus") // the defaults of bus.StreamsConfig
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info := cons.CachedInfo(); info.NumAckPending == 0 && info.NumPending == 0 {
+				return nil
+			}
+		}
+	}
 }
 
 // sharedBudgetConsumer is the consumer's configuration on an existing

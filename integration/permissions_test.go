@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -501,5 +502,144 @@ func readsResultOf(ctx context.Context, js jetstream.JetStream, filter, what str
 		if strings.Contains(string(m.Data()), what) {
 			return true, nil
 		}
+	}
+}
+
+// TestDeployedDuplicatePermissions reuses event IDs under the publisher
+// roles of deploy/nats/server.conf, which may not read the content stream
+// (it holds every source's events): the waiting blog publisher tells a
+// harmless retry from a reused ID through the event's result, and waits
+// for the result of an event still pending; the queued-only shop, which
+// may read nothing, is told at once that the content could not be
+// compared, instead of waiting for its context.
+func TestDeployedDuplicatePermissions(t *testing.T) {
+	srv := startConfigured(t, deployConf, rolePasswords)
+	url := srv.ClientURL()
+	fake := akamaitest.NewServer(akamaitest.Options{})
+	t.Cleanup(fake.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := sharedBudgetConsumer(t, fake, url, bus.ConnectConfig{User: roleProvision.user, Password: roleProvision.password})
+	cfg.Provision = true
+	startConsumer := func() *consumer.Consumer {
+		t.Helper()
+		c, err := consumer.Start(ctx, cfg)
+		if err != nil {
+			t.Fatalf("consumer: %v", err)
+		}
+		return c
+	}
+	// The streams exist, and nothing purges until the consumer is back.
+	startConsumer().Close()
+
+	blogPerms := &bus.Permissions{}
+	blog, err := events.NewPublisher(roleBlog.connect(t, url, blogPerms), events.PublisherConfig{Subject: "content.changed.blog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func(id, u string) *events.ContentChanged {
+		e := events.NewContentChanged("blog").AddURLs(u)
+		e.ID = id
+		return e
+	}
+	isDup := func(what string, err error, id, want string) {
+		t.Helper()
+		var de *events.DuplicateEventError
+		if !errors.As(err, &de) || de.ID != id || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want a *DuplicateEventError naming %s that says %q", what, err, id, want)
+		} else {
+			t.Logf("%s: %v", what, err)
+		}
+	}
+
+	// Pending: a queued retry cannot compare; a waiting one waits for
+	// the result and compares with it.
+	pending := event("dup-pending", "https://www.example.com/pending")
+	if err := blog.Publish(ctx, pending); err != nil {
+		t.Fatal(err)
+	}
+	_, err = blog.PublishReceipt(ctx, event("dup-pending", "https://www.example.com/pending"))
+	isDup("queued retry of a pending event as cms-blog", err, "dup-pending", "this publisher may not read the stored event")
+	type waited struct {
+		res events.PurgeResult
+		rc  events.Receipt
+		err error
+	}
+	done := make(chan waited, 1)
+	go func() {
+		res, rc, err := blog.PurgeAndWaitReceipt(ctx, event("dup-pending", "https://www.example.com/pending"))
+		done <- waited{res, rc, err}
+	}()
+	time.Sleep(3 * time.Second) // past the read of the content stream
+	c := startConsumer()
+	defer c.Close()
+	if w := <-done; w.err != nil || !w.rc.Duplicate || w.res.Outcome != events.OutcomeSucceeded {
+		t.Errorf("waiting retry of a pending event as cms-blog: %+v %+v %v, want a harmless retry and its result", w.rc, w.res, w.err)
+	}
+
+	// Purged: the result tells.
+	if _, err := blog.PurgeAndWait(ctx, event("dup-done", "https://www.example.com/done")); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := blog.PublishReceipt(ctx, event("dup-done", "https://www.example.com/done"))
+	if err != nil || !rc.Duplicate {
+		t.Errorf("retry of a purged event as cms-blog: %+v %v, want a harmless retry", rc, err)
+	}
+	_, err = blog.PublishReceipt(ctx, event("dup-done", "https://www.example.com/other"))
+	isDup("reused ID with other content as cms-blog", err, "dup-done", "the new event also has url invalidate production https://www.example.com/other")
+	_, _, err = blog.PurgeAndWaitReceipt(ctx, event("dup-done", "https://www.example.com/other"))
+	isDup("reused ID with other content as cms-blog, waiting", err, "dup-done", "https://www.example.com/other")
+
+	// The shop may read nothing: told quickly, not at its deadline.
+	shop, err := events.NewPublisher(roleShop.connect(t, url, nil), events.PublisherConfig{Subject: "content.changed.shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shopEvent := event("dup-shop", "https://shop.example.com/a")
+	if err := shop.Publish(ctx, shopEvent); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	_, err = shop.PublishReceipt(ctx, event("dup-shop", "https://shop.example.com/a"))
+	took := time.Since(begin)
+	t.Logf("retry as cms-shop answered after %v", took.Round(time.Millisecond))
+	isDup("retry as cms-shop", err, "dup-shop", "this publisher may not read the stored event or its result")
+	// Each of its two reads waits at most 2 s for an answer that never comes.
+	if took > 8*time.Second {
+		t.Errorf("retry as cms-shop took %v: a publisher that may not read must be told at once", took)
+	}
+
+	// The purge CLI, whose refusals end the command: the reads of the
+	// stored event are not among them.
+	purgeBin := buildCommand(t, "purge")
+	purge := func(r role, id, u string, wait bool) (int, string, time.Duration) {
+		t.Helper()
+		args := []string{"invalidate", "--subject", "content.changed." + strings.TrimPrefix(r.user, "cms-"), "--id", id, u}
+		if wait {
+			args = append(args, "--wait")
+		}
+		begin := time.Now()
+		code, out := runCommand(t, purgeBin, r.env(url), args...)
+		return code, out, time.Since(begin)
+	}
+	for _, wait := range []bool{false, true} {
+		id := fmt.Sprintf("dup-cli-%v", wait)
+		if code, out, _ := purge(roleBlog, id, "https://www.example.com/cli", true); code != 0 {
+			t.Fatalf("purge --wait as cms-blog: exit %d\n%s", code, out)
+		}
+		if code, out, _ := purge(roleBlog, id, "https://www.example.com/cli", wait); code != 0 || !strings.Contains(out, "harmless retry") {
+			t.Errorf("purge retry (--wait %v) as cms-blog: exit %d, want a harmless retry\n%s", wait, code, out)
+		}
+		if code, out, _ := purge(roleBlog, id, "https://www.example.com/cli-other", wait); code != 1 || !strings.Contains(out, "https://www.example.com/cli-other") || !strings.Contains(out, id) {
+			t.Errorf("purge with a reused ID (--wait %v) as cms-blog: exit %d, want the reused ID refused\n%s", wait, code, out)
+		}
+	}
+	if code, out, _ := purge(roleShop, "dup-cli-shop", "https://shop.example.com/cli", false); code != 0 {
+		t.Fatalf("purge as cms-shop: exit %d\n%s", code, out)
+	}
+	code, out, took := purge(roleShop, "dup-cli-shop", "https://shop.example.com/cli", false)
+	t.Logf("purge retry as cms-shop: exit %d after %v: %s", code, took.Round(time.Millisecond), lastLine(out))
+	if code != 1 || !strings.Contains(out, "may not read the stored event") || took > 8*time.Second {
+		t.Errorf("purge retry as cms-shop: exit %d after %v, want it told at once that the content could not be compared\n%s", code, took, out)
 	}
 }

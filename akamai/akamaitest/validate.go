@@ -2,7 +2,6 @@ package akamaitest
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/purgebus/purgebus/akamai"
 )
@@ -34,9 +36,6 @@ const (
 type purgeBody struct {
 	Objects  []string
 	Hostname string // url requests only: objects are paths on this host
-	// clean is set when every string is known to be printable ASCII
-	// without spaces (parseFast checked).
-	clean bool
 }
 
 // The JSON shapes Akamai's schemas allow; any other member is refused
@@ -54,32 +53,34 @@ type (
 	}
 )
 
-// decodeStrict decodes one JSON value of body into v, refusing unknown
-// members and trailing data.
+// decodeStrict decodes the one JSON value of body into v, refusing
+// unknown members, repeated names and trailing data. Names match exactly,
+// as in Akamai's JSON schemas.
 func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return errors.New("empty body")
+	if len(bytes.TrimLeft(body, " \t\r\n")) == 0 {
+		return errors.New("empty body")
+	}
+	err := json.Unmarshal(body, v, json.RejectUnknownMembers(true))
+	if err == nil {
+		return nil
+	}
+	// Unmarshal reports trailing data as a syntax error at its first
+	// byte; tell it apart by decoding the first value alone.
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	if json.UnmarshalDecode(dec, v, json.RejectUnknownMembers(true)) == nil {
+		if _, err := dec.ReadToken(); err != io.EOF {
+			return errors.New("unexpected data after the JSON object")
 		}
-		return err
 	}
-	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		return errors.New("unexpected data after the JSON object")
-	}
-	return nil
+	return err
 }
 
 // parseBody decodes and validates the body of a purge request of type t.
 // Every object must be acceptable, or the whole request fails.
 func parseBody(t akamai.Type, body []byte) (purgeBody, *badRequest) {
-	pb, hasHostname, ok := parseFast(t, body)
-	if !ok {
-		var br *badRequest
-		if pb, hasHostname, br = parseSlow(t, body); br != nil {
-			return pb, br
-		}
+	pb, hasHostname, br := decodeBody(t, body)
+	if br != nil {
+		return pb, br
 	}
 	if hasHostname && !validHostname(pb.Hostname) {
 		return pb, &badRequest{titleBadHostname, "Invalid or malformed hostname"}
@@ -98,9 +99,9 @@ func parseBody(t akamai.Type, body []byte) (purgeBody, *badRequest) {
 	return pb, nil
 }
 
-// parseSlow decodes body with encoding/json into the shape Akamai's schema
-// for type t allows. Objects is nil when the member is missing or null.
-func parseSlow(t akamai.Type, body []byte) (pb purgeBody, hasHostname bool, br *badRequest) {
+// decodeBody decodes body into the shape Akamai's schema for type t
+// allows. Objects is nil when the member is missing or null.
+func decodeBody(t akamai.Type, body []byte) (pb purgeBody, hasHostname bool, br *badRequest) {
 	var err error
 	switch t {
 	case akamai.TypeURL:
@@ -138,32 +139,59 @@ func parseSlow(t akamai.Type, body []byte) (pb purgeBody, hasHostname bool, br *
 
 // jsonErrorDetail describes a decoding error without Go type names.
 func jsonErrorDetail(t akamai.Type, err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
+	var se *json.SemanticError
+	if errors.As(err, &se) {
+		member := strings.TrimPrefix(string(se.JSONPointer), "/")
+		switch {
+		case errors.Is(se.Err, json.ErrUnknownName):
+			return fmt.Sprintf("Malformed request: unknown member %q", member)
+		case se.JSONPointer == "":
+			return "Malformed request: the body must be a JSON object"
+		}
 		want := "strings"
 		if t == akamai.TypeCPCode {
 			want = "integers"
 		}
-		if te.Field == "" {
-			return "Malformed request: the body must be a JSON object"
+		found := "value out of range"
+		if se.JSONKind != 0 {
+			found = "JSON " + kindName(se.JSONKind)
 		}
-		return fmt.Sprintf("Malformed request: %q must be an array of %s, found a JSON %s", "objects", want, te.Value)
+		return fmt.Sprintf("Malformed request: %q must be an array of %s, found a %s", "objects", want, found)
 	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("Malformed JSON at byte %d: %v", se.Offset, err)
+	var xe *jsontext.SyntacticError
+	if errors.As(err, &xe) {
+		if errors.Is(xe.Err, jsontext.ErrDuplicateName) {
+			return fmt.Sprintf("Malformed request: member %q appears twice", strings.TrimPrefix(string(xe.JSONPointer), "/"))
+		}
+		return fmt.Sprintf("Malformed JSON at byte %d: %v", xe.ByteOffset, xe.Err)
 	}
-	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return "Malformed request: unknown member " + msg
+	return "Malformed JSON: " + err.Error()
+}
+
+// kindName names a JSON kind as Akamai's messages do.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
 	}
-	return "Malformed JSON: " + strings.TrimPrefix(err.Error(), "json: ")
+	return "value"
 }
 
 // validateObject checks one object of pb as Akamai does.
 func validateObject(t akamai.Type, pb purgeBody, obj string) *badRequest {
 	switch t {
 	case akamai.TypeURL:
-		return validateURL(pb.Hostname, obj, pb.clean)
+		return validateURL(pb.Hostname, obj)
 	case akamai.TypeTag:
 		if _, err := akamai.NormalizeObject(akamai.TypeTag, obj); err != nil {
 			return &badRequest{titleBadTag, invalidDetail("tag", obj, err)}
@@ -177,12 +205,12 @@ func validateObject(t akamai.Type, pb purgeBody, obj string) *badRequest {
 // and https URLs in plain ASCII, ARLs (/<type code>/…, as /L/… or /=/…
 // in X-Cache-Key), and, with a
 // hostname, absolute paths. Non-ASCII text, spaces and control characters
-// are refused, not percent-encoded. clean says obj is known to have none.
-func validateURL(hostname, obj string, clean bool) *badRequest {
+// are refused, not percent-encoded.
+func validateURL(hostname, obj string) *badRequest {
 	bad := func(why string) *badRequest {
 		return &badRequest{titleBadURL, fmt.Sprintf("Invalid or malformed URL '%s': %s", obj, why)}
 	}
-	for i := 0; i < len(obj) && !clean; i++ {
+	for i := 0; i < len(obj); i++ {
 		c := obj[i]
 		if c >= utf8.RuneSelf {
 			r, _ := utf8.DecodeRuneInString(obj[i:])
@@ -250,4 +278,20 @@ func jsonContentType(h http.Header) bool {
 		v = v[:i]
 	}
 	return strings.EqualFold(strings.TrimSpace(v), "application/json")
+}
+
+// plainURL reports whether u, known to be printable ASCII without spaces,
+// is an absolute http or https URL in the form that
+// akamai.NormalizeObject returns unchanged: lower-case scheme and a host.
+// Other URLs are judged by NormalizeObject itself.
+func plainURL(u string) bool {
+	rest, ok := strings.CutPrefix(u, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(u, "http://"); !ok {
+			return false
+		}
+	}
+	// Characters a browser would percent-encode send the URL the slow
+	// way, through the same check as the client's normalisation.
+	return rest != "" && strings.IndexByte("/?#:", rest[0]) < 0 && !strings.ContainsAny(rest, "\"<>\\^`{|}")
 }

@@ -7,7 +7,8 @@
 //     number of self-caused 429s, against a fake Akamai with real bucket
 //     sizes whose time runs --time-scale times faster;
 //  2. events/s the consumer drains from a dedupe-heavy JetStream backlog ÷
-//     the rate a bare nats.go durable consumer drains the same backlog;
+//     the rate a bare relay drains the same backlog (consume, store a
+//     result of the same size, ack once it is stored);
 //  3. purge requests per 10,000 events of unique URLs ÷ the packing bound
 //     ⌈body bytes of every URL sent ÷ 50,000⌉;
 //  4. event → 201 latency p50/p99 when idle, against linger + 20 ms;
@@ -63,6 +64,7 @@ type config struct {
 	transport string
 	linger    time.Duration
 	inFlight  int
+	batch     bool
 
 	timeScale     float64
 	rateEvents    int
@@ -117,6 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.rateEvents, "rate-events", 20000, "figure 1: events of unique URLs")
 	fs.IntVar(&c.ratePerEvent, "rate-urls-per-event", 3, "figure 1: URLs per event")
 	fs.IntVar(&c.rateBurst, "rate-burst", 10000, "figure 1: URL bucket capacity, in the fake and the consumer's limits (Akamai's is 10,000)")
+	fs.BoolVar(&c.batch, "batch-publish", false, "figures 1–4: the consumer stores results in fast batches (consumer.Config.BatchPublish), for comparison")
 	fs.IntVar(&c.ingestEvents, "ingest-events", 100000, "figure 2: backlogged events")
 	fs.IntVar(&c.ingestPerEv, "ingest-urls-per-event", 3, "figure 2: URLs per event")
 	fs.IntVar(&c.ingestURLs, "ingest-distinct-urls", 1000, "figure 2: distinct URLs the events draw from (few: dedupe-heavy)")

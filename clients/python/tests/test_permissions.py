@@ -22,7 +22,7 @@ import pytest
 from consumerproc import REPO, Consumer, free_port, start_consumer, stop_consumer
 from purgebus import ConnectionSettings, Outcome, Publisher, PublisherConfig, PurgebusUnavailable, new_content_changed
 
-PASSWORDS = {"purgebus-provision": "prov-pw", "cms-blog": "blog-pw", "reader": "reader-pw"}
+PASSWORDS = {"purgebus-provision": "prov-pw", "cms-blog": "blog-pw", "reader": "reader-pw", "cms-shop": "unused-2"}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ accounts {{
       {{user: cms-blog, password: {PASSWORDS["cms-blog"]}, permissions: $PUBLISHER_BLOG_WAIT}}
       {{user: reader, password: {PASSWORDS["reader"]}, permissions: $READER}}
       {{user: purgebus, password: unused-1, permissions: $CONSUMER}}
-      {{user: cms-shop, password: unused-2, permissions: $PUBLISHER_SHOP}}
+      {{user: cms-shop, password: {PASSWORDS["cms-shop"]}, permissions: $PUBLISHER_SHOP}}
       {{user: replayer, password: unused-3, permissions: $REPLAYER}}
     ]
   }}
@@ -123,6 +123,34 @@ def test_a_retry_is_told_from_a_reused_id_by_the_result(deployed: Consumer) -> N
             other = new_content_changed("blog").add_urls("https://www.example.com/other").with_id(e.id)
             with pytest.raises(DuplicateEventError):
                 await pub.publish(other)
+        finally:
+            await pub.close()
+
+    asyncio.run(main())
+
+
+def test_a_publisher_that_may_read_nothing_is_told_a_retry_cannot_be_compared(deployed: Consumer) -> None:
+    from purgebus import DuplicateEventError
+
+    async def main() -> None:
+        shop = ConnectionSettings(
+            url=deployed.nats_url,
+            user="cms-shop",
+            password=PASSWORDS["cms-shop"],
+            inbox_prefix="_INBOX_shop",
+            timeout=1.0,
+        )
+        pub = await Publisher.connect(shop, PublisherConfig(subject="content.changed.shop", timeout=1.0))
+        try:
+            e = new_content_changed("shop").add_urls("https://shop.example.com/retried")
+            await pub.publish(e)
+            begin = time.monotonic()
+            with pytest.raises(DuplicateEventError) as err:
+                await pub.publish(e)
+            assert err.value.id == e.id
+            assert "may not read the stored event or its result" in str(err.value)
+            # Each of its two reads waits one timeout for an answer that never comes.
+            assert time.monotonic() - begin < 8
         finally:
             await pub.close()
 

@@ -6,8 +6,7 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import { DuplicateEventError } from "./errors.js";
 import { ACTION_INVALIDATE, ContentChanged, NETWORK_PRODUCTION, setOwn, type Action, type Network } from "./event.js";
 import { normalizeURL } from "./objects.js";
-import { decodeResult, type PurgeResult } from "./result.js";
-import { resultFilter } from "./subject.js";
+import type { PurgeResult } from "./result.js";
 
 /** Receipt is what JetStream's acknowledgement of a published event said (Go's events.Receipt). */
 export interface Receipt {
@@ -76,16 +75,35 @@ function sample(keys: string[]): string {
 }
 
 /**
+ * ReadResult resolves with the stored result of event id, or undefined
+ * when there is none; it rejects when it cannot be read.
+ */
+export type ReadResult = (id: string) => Promise<PurgeResult | undefined>;
+
+/** mayNotRead and seeDocs frame the difference of a duplicate whose stored event this publisher could not read (Go's). */
+const mayNotRead = "this publisher may not read the stored event";
+const seeDocs = " (see docs/nats-permissions.md)";
+
+/**
  * checkDuplicate compares e with the event JetStream stored first under its
  * ID: still in the content stream while it waits or is purged (a work
- * queue), else named by its result. Other content, or content that can no
- * longer be compared, is a DuplicateEventError: the new event was not
- * stored.
+ * queue), else named by its result, which readResult reads. Other
+ * content, or content that can no longer be compared, is a
+ * DuplicateEventError: the new event was not stored. A publisher that may
+ * not read the content stream (docs/nats-permissions.md: it holds every
+ * source's events) compares with the result.
  */
-export async function checkDuplicate(jsm: JetStreamManager, resultStream: string, e: ContentChanged, r: Receipt): Promise<void> {
+export async function checkDuplicate(jsm: JetStreamManager, readResult: ReadResult, e: ContentChanged, r: Receipt): Promise<void> {
   const dup = (difference: string) => new DuplicateEventError(e.id, r.stream, r.sequence, difference);
   const want = contentOf(e);
-  const stored = await jsm.streams.getMessage(r.stream, { seq: r.sequence });
+  let readable = true;
+  let stored: Awaited<ReturnType<typeof jsm.streams.getMessage>> = null;
+  try {
+    stored = await jsm.streams.getMessage(r.stream, { seq: r.sequence });
+  } catch {
+    // Refused (nats.js rejects a refused request) or no answer within the timeout.
+    readable = false;
+  }
   if (stored) {
     let got: Content;
     try {
@@ -97,14 +115,15 @@ export async function checkDuplicate(jsm: JetStreamManager, resultStream: string
     if (d) throw dup(d);
     return;
   }
-  const last = await jsm.streams.getMessage(resultStream, { last_by_subj: resultFilter(e.id) });
-  if (!last) throw dup("the stored event was purged and its result is gone, so its content cannot be compared");
-  let res: PurgeResult;
+  let res: PurgeResult | undefined;
   try {
-    res = decodeResult(last.data);
+    res = await readResult(e.id);
   } catch (err) {
-    throw dup(`its result cannot be read (${(err as Error).message})`);
+    if (readable) throw err;
+    throw dup(`${mayNotRead} or its result, so the content could not be compared${seeDocs}`);
   }
+  if (!res && !readable) throw dup(`${mayNotRead}, which has no result yet, so the content could not be compared${seeDocs}`);
+  if (!res) throw dup("the stored event was purged and its result is gone, so its content cannot be compared");
   const got = contentOfResult(res);
   if (!got) throw dup("its result does not name every object, so its content cannot be compared");
   const d = difference(got, want);

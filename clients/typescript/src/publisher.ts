@@ -156,7 +156,7 @@ export class Publisher {
     try {
       const ack = await this.js.publish(this.subject, data, { msgID: e.id, headers: h, timeout: this.timeout });
       receipt = { id: e.id, stream: ack.stream, sequence: ack.seq, duplicate: ack.duplicate };
-      if (receipt.duplicate) await checkDuplicate(await this.js.jetstreamManager(false), this.resultStream, e, receipt);
+      if (receipt.duplicate) await checkDuplicate(await this.js.jetstreamManager(false), (id) => this.readResult(id), e, receipt);
     } catch (err) {
       throw this.unavailable(err, `event ${e.id} not stored`);
     }
@@ -245,6 +245,21 @@ export class Publisher {
   /** close closes the connection if the publisher opened it (Publisher.connect), after flushing. */
   async close(): Promise<void> {
     if (this.ownsConnection && !this.nc.isClosed()) await this.nc.drain();
+  }
+
+  /**
+   * readResult resolves with the stored result of event id, or undefined
+   * when none came within the timeout. It reads through an ordered
+   * consumer filtered on the event's result, which a publisher that waits
+   * may create (a direct get of the result stream would read any result).
+   */
+  private async readResult(id: string): Promise<PurgeResult | undefined> {
+    const c = await this.js.consumers.get(this.resultStream, {
+      filter_subjects: [resultFilter(id)],
+      deliver_policy: DeliverPolicy.LastPerSubject,
+    });
+    const m = await c.next({ expires: Math.max(this.timeout, 1000) });
+    return m ? decodeResult(m.data) : undefined;
   }
 
   /** watch starts an ordered consumer on the result stream. */

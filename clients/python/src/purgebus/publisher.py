@@ -39,6 +39,12 @@ _FOLLOW_BATCH = 64
 #: CORRELATION_ID_HEADER carries a correlation ID that the consumer copies into the result.
 CORRELATION_ID_HEADER = "Correlation-Id"
 
+# _MAY_NOT_READ and _SEE_DOCS frame the difference of a duplicate whose
+# stored event this publisher could not read (Go's events package words it
+# the same).
+_MAY_NOT_READ = "this publisher may not read the stored event"
+_SEE_DOCS = " (see docs/nats-permissions.md)"
+
 
 @dataclass(frozen=True)
 class PublisherConfig:
@@ -167,6 +173,7 @@ class Publisher:
             return DuplicateEventError(r.id, r.stream, r.sequence, difference)
 
         want = content_of_event(data)
+        readable = True
         try:
             stored = await self._js.get_msg(r.stream, r.sequence)
         except nats.js.errors.NotFoundError:
@@ -174,14 +181,21 @@ class Publisher:
         except (asyncio.TimeoutError, nats.errors.TimeoutError):
             # A publisher's permissions (docs/nats-permissions.md) may not
             # allow reading the content stream: its result tells too.
-            stored = None
+            stored, readable = None, False
         if stored is not None and stored.data:
             try:
                 got: Content | None = content_of_event(stored.data)
             except InvalidEventError as e:
                 raise dup(f"the stored event is not valid ({e})") from None
         else:
-            result = await self.get_result(r.id)
+            try:
+                result = await self.get_result(r.id)
+            except PurgebusError:
+                if readable:
+                    raise
+                raise dup(f"{_MAY_NOT_READ} or its result, so the content could not be compared{_SEE_DOCS}") from None
+            if result is None and not readable:
+                raise dup(f"{_MAY_NOT_READ}, which has no result yet, so the content could not be compared{_SEE_DOCS}")
             if result is None:
                 raise dup("the stored event was purged and its result is gone, so its content cannot be compared")
             got = content_of_result(result)
