@@ -258,6 +258,13 @@ func (c *Coalescer) lane(key Key) (*lane, bool) {
 	return l, true
 }
 
+// isClosing reports whether Close began.
+func (c *Coalescer) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
 // existingLane returns the lane of key, if it was ever used.
 func (c *Coalescer) existingLane(key Key) *lane {
 	c.mu.Lock()

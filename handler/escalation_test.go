@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -233,4 +234,50 @@ func requireAllSettled(t *testing.T, out []Outcome) {
 		}
 	}
 	requireAllPurged(t, own)
+}
+
+// TestEscalationGathersAFloodStillArriving: a flood that is still coming
+// in when it crosses After is gathered, not sliced: URLs submitted a few
+// milliseconds apart after the escalation began are covered by the same
+// covering purge, and the budget is spent once.
+func TestEscalationGathersAFloodStillArriving(t *testing.T) {
+	fake, client := newFake(t, akamaitest.Options{TimeScale: escalationScale})
+	var first atomic.Value
+	// After 5 s: a quiet spell of 100 ms ends the gathering, or 1.25 s.
+	c := newEscalatingCoalescer(t, client, 5*time.Second, func(s EscalationStats) { first.CompareAndSwap(nil, s.PurgeID) })
+	var head []Outcome
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		head = flood(t, c, "head", 40000, 100)
+	}()
+	// The head is submitted at once and waits 7.5 s at the scaled refill:
+	// the escalation starts; the tail trickles in while it gathers.
+	waitFor(t, 10*time.Second, "the head submitted", func() bool { return c.waiting.Load() >= 300 })
+	var tail []Outcome
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 20 {
+		part := testURLs(fmt.Sprintf("tail%d-", i), 50)
+		wg.Go(func() {
+			o := c.PurgeRoute(context.Background(), urlKey, "www", part)
+			mu.Lock()
+			tail = append(tail, o...)
+			mu.Unlock()
+		})
+		time.Sleep(15 * time.Millisecond)
+	}
+	wg.Wait()
+	<-done
+	requireAllSettled(t, head)
+	requireAllSettled(t, tail)
+	if codes := cpcodePurges(fake); len(codes) != 1 {
+		t.Errorf("%d CP-code purges, want the flood gathered into 1", len(codes))
+	}
+	waitFor(t, 5*time.Second, "the escalation reported", func() bool { return first.Load() != nil })
+	for _, o := range tail {
+		if o.Escalation == nil || o.Result.PurgeID != first.Load().(string) {
+			t.Fatalf("tail %s, submitted while the flood was gathered, was settled by %s, not by the covering purge %s", o.Object, o.Result.PurgeID, first.Load())
+		}
+	}
 }
