@@ -69,7 +69,7 @@ func accountConfigs(cfg Config) (map[string]Account, error) {
 // newAccount builds what purges through one account, once NATS is up
 // (a shared budget lives there). sharedBudget opens the shared budget of
 // an account; nil means a local one.
-func (c *Consumer) newAccount(name string, a Account, client *akamai.Client, shared func(name string, a Account) (budget.Budget, error)) (*account, error) {
+func (c *Consumer) newAccount(name string, a Account, client *akamai.Client, shared func(name string, a Account) (budget.Budget, budget.Ledger, error)) (*account, error) {
 	cfg := c.cfg
 	acct := &account{name: name, cfg: a, client: client}
 	ccfg := cfg.Coalescer
@@ -96,8 +96,12 @@ func (c *Consumer) newAccount(name string, a Account, client *akamai.Client, sha
 	case a.Budget != nil:
 		ccfg.Budget = a.Budget
 	case shared != nil:
-		if ccfg.Budget, err = shared(name, a); err != nil {
+		var ledger budget.Ledger
+		if ccfg.Budget, ledger, err = shared(name, a); err != nil {
 			return nil, err
+		}
+		if ccfg.EscalationLedger == nil {
+			ccfg.EscalationLedger = ledger
 		}
 	default:
 		if ccfg.Budget, err = budget.NewLocal(budget.Config{Limits: a.Limits}); err != nil {

@@ -253,13 +253,13 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 		return nil, err
 	}
 	pub.FailOnRefusal(c.perms)
-	var shared func(string, Account) (budget.Budget, error)
+	var shared func(string, Account) (budget.Budget, budget.Ledger, error)
 	if cfg.SharedBudget && !cfg.Unpaced {
 		budgetConn, err := connect("budget")
 		if err != nil {
 			return nil, err
 		}
-		shared = func(name string, a Account) (budget.Budget, error) {
+		shared = func(name string, a Account) (budget.Budget, budget.Ledger, error) {
 			return sharedBudget(ctx, budgetConn, cfg, name, a, c.embedded != nil || cfg.Provision, log)
 		}
 	}
@@ -504,10 +504,10 @@ func (c *Consumer) closeConns() {
 
 // sharedBudget opens the budget that the consumer's replicas share, on its
 // own connection so that its round trips never queue behind events.
-func sharedBudget(ctx context.Context, nc *nats.Conn, cfg Config, name string, a Account, create bool, log *slog.Logger) (*budget.Shared, error) {
+func sharedBudget(ctx context.Context, nc *nats.Conn, cfg Config, name string, a Account, create bool, log *slog.Logger) (*budget.Shared, *budget.KVLedger, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, fmt.Errorf("consumer: %w", err)
+		return nil, nil, fmt.Errorf("consumer: %w", err)
 	}
 	var kv jetstream.KeyValue
 	err = bus.RetryTransient(ctx, func(ctx context.Context) (err error) {
@@ -515,7 +515,7 @@ func sharedBudget(ctx context.Context, nc *nats.Conn, cfg Config, name string, a
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("consumer: %w", err)
+		return nil, nil, fmt.Errorf("consumer: %w", err)
 	}
 	account := cfg.BudgetAccount
 	if cfg.Routing != nil {
@@ -528,10 +528,11 @@ func sharedBudget(ctx context.Context, nc *nats.Conn, cfg Config, name string, a
 	}
 	b, err := budget.NewShared(ctx, budget.SharedConfig{KV: kv, Account: account, Limits: a.Limits, Logger: log.With("component", "budget", "account", name)})
 	if err != nil {
-		return nil, fmt.Errorf("consumer: %w", err)
+		return nil, nil, fmt.Errorf("consumer: %w", err)
 	}
 	log.Info("shared rate-limit budget", "bucket", kv.Bucket(), "key", b.Key())
-	return b, nil
+	// The routes' hourly escalation budgets are the fleet's too.
+	return b, budget.NewKVLedger(kv, "escalations."+budget.KVKey(account)), nil
 }
 
 // RedactURLs hides the credentials in a comma-separated NATS URL list;

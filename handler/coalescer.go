@@ -99,6 +99,10 @@ type CoalescerConfig struct {
 	// Escalations are the routes whose floods of URLs may be purged by a
 	// covering CP code or tag (see Escalation and PurgeRoute).
 	Escalations []Escalation
+	// EscalationLedger keeps the escalations' hourly budgets, by route
+	// name (a budget.LocalLedger of this coalescer when nil); replicas
+	// sharing one (budget.KVLedger) share each route's MaxPerHour.
+	EscalationLedger budget.Ledger
 	// OnEscalation, when set, is told about every escalation Akamai
 	// accepted.
 	OnEscalation func(EscalationStats)
@@ -126,6 +130,9 @@ func (c CoalescerConfig) withDefaults() CoalescerConfig {
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 5
+	}
+	if c.EscalationLedger == nil {
+		c.EscalationLedger = budget.NewLocalLedger()
 	}
 	if c.Backoff == nil {
 		c.Backoff = func(n int) time.Duration {

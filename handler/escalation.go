@@ -22,9 +22,11 @@ import (
 // A route escalates when its URLs waiting in the coalescer (submitted,
 // deduplicated, not yet purged) would take longer than After to purge at
 // the account's URL refill rate as the budget knows it now, net of the
-// tokens already there; at most MaxPerHour times in any sliding hour, and
-// one covering purge at a time. The covering purge has the URLs' action
-// and network, waits for its tokens and is retried like any request.
+// tokens already there; at most MaxPerHour times in any sliding hour (as
+// CoalescerConfig.EscalationLedger counts them), and one covering purge
+// at a time. It first gathers a flood still arriving (see gather). The
+// covering purge has the URLs' action and network, waits for its tokens
+// and is retried like any request.
 // Once Akamai accepts it, it settles exactly the URLs that were waiting
 // when it was sent; a URL submitted later is purged on its own (or by a
 // later escalation), since its content may have changed after the
@@ -72,8 +74,10 @@ type escalation struct {
 	c   *Coalescer
 
 	mu   sync.Mutex
-	sent []time.Time // escalations of the last hour, oldest first
-	busy bool        // a covering purge is under way
+	busy bool // a covering purge is under way
+	// spent is when the ledger last said the hour's budget is spent
+	// until: no escalation is tried before.
+	spent time.Time
 	// arrived counts the route's submitted URLs, so that gather sees
 	// whether a flood is still coming.
 	arrived uint64
@@ -142,27 +146,12 @@ func (e *escalation) settled(key Key, w *waiter, i int) {
 	}
 }
 
-// expire forgets escalations older than an hour; e.mu is held.
-func (e *escalation) expire(now time.Time) {
-	i := 0
-	for i < len(e.sent) && now.Sub(e.sent[i]) >= time.Hour {
-		i++
-	}
-	e.sent = e.sent[i:]
-}
-
 // consider escalates the route's waiting URLs of key if they would wait
 // too long and the hourly budget allows.
 func (e *escalation) consider(key Key) {
 	e.mu.Lock()
 	n := len(e.waiting[key])
-	if e.busy || n == 0 {
-		e.mu.Unlock()
-		return
-	}
-	now := time.Now()
-	e.expire(now)
-	if len(e.sent) >= e.cfg.MaxPerHour {
+	if e.busy || n == 0 || time.Now().Before(e.spent) {
 		e.mu.Unlock()
 		return
 	}
@@ -173,7 +162,6 @@ func (e *escalation) consider(key Key) {
 		return
 	}
 	e.busy = true
-	e.sent = append(e.sent, now)
 	e.mu.Unlock()
 	reason := fmt.Sprintf("%d URLs of route %s waiting would take %s at %.0f URLs/s, over the route's %s",
 		n, e.cfg.Route, wait.Round(time.Second), rate, e.cfg.After)
@@ -227,6 +215,33 @@ func (e *escalation) gather() bool {
 	}
 }
 
+// ledgerTimeout bounds a ledger's answer, and ledgerPause is how long
+// the route does not escalate after the ledger failed to answer.
+const (
+	ledgerTimeout = 5 * time.Second
+	ledgerPause   = 10 * time.Second
+)
+
+// spend takes one escalation from the route's hourly budget; it reports
+// false when the budget is spent, or unknown because the ledger failed:
+// an escalation nobody can count could exceed what the operator allowed.
+func (e *escalation) spend() bool {
+	ctx, cancel := context.WithTimeout(e.c.ctx, ledgerTimeout)
+	defer cancel()
+	now := time.Now()
+	ok, next, err := e.c.cfg.EscalationLedger.Spend(ctx, e.cfg.Route, e.cfg.MaxPerHour, now)
+	if err != nil {
+		e.c.cfg.Logger.Warn("escalation budget unavailable; the URLs are purged one by one", "route", e.cfg.Route, "err", err)
+		next = now.Add(ledgerPause)
+	}
+	if !ok {
+		e.mu.Lock()
+		e.spent = next
+		e.mu.Unlock()
+	}
+	return ok
+}
+
 // urlWait is how long n URLs take when tokens are there and rate more
 // come each second.
 func urlWait(n int, tokens, rate float64) time.Duration {
@@ -257,8 +272,8 @@ func (c *Coalescer) urlLevel() (tokens, perSecond float64) {
 func (e *escalation) escalate(key Key, reason string) bool {
 	cfg := e.cfg
 	log := e.c.cfg.Logger
-	if !e.gather() {
-		return false // closing: the URLs go as they are
+	if !e.gather() || !e.spend() {
+		return false // the URLs go as they are
 	}
 	l, ok := e.c.lane(Key{cfg.Type, key.Action, key.Network})
 	if !ok {
@@ -312,15 +327,19 @@ func (e *escalation) escalate(key Key, reason string) bool {
 }
 
 // EscalationBudgets returns what is left of each escalating route's
-// hourly budget, by route.
+// hourly budget, by route; a route whose ledger does not answer is left
+// out.
 func (c *Coalescer) EscalationBudgets() []EscalationBudget {
 	out := make([]EscalationBudget, 0, len(c.escalations))
+	ctx, cancel := context.WithTimeout(c.ctx, ledgerTimeout)
+	defer cancel()
 	now := time.Now()
 	for _, e := range c.escalations {
-		e.mu.Lock()
-		e.expire(now)
-		out = append(out, EscalationBudget{Route: e.cfg.Route, Remaining: e.cfg.MaxPerHour - len(e.sent), MaxPerHour: e.cfg.MaxPerHour})
-		e.mu.Unlock()
+		used, err := c.cfg.EscalationLedger.Used(ctx, e.cfg.Route, now)
+		if err != nil {
+			continue // unknown: better no figure than a wrong one
+		}
+		out = append(out, EscalationBudget{Route: e.cfg.Route, Remaining: max(e.cfg.MaxPerHour-used, 0), MaxPerHour: e.cfg.MaxPerHour})
 	}
 	slices.SortFunc(out, func(a, b EscalationBudget) int { return strings.Compare(a.Route, b.Route) })
 	return out

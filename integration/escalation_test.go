@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/akamai/akamaitest"
 	"github.com/purgebus/purgebus/budget"
+	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/consumer"
 	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/routing"
@@ -221,6 +223,51 @@ func TestEscalationBudget(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEscalationBudgetShared: two replicas sharing a budget
+// (--shared-budget) share each route's max_per_hour too. A flood split
+// between them makes both want to escalate; with max_per_hour 1 only one
+// covering purge goes out, and every URL is still purged.
+func TestEscalationBudgetShared(t *testing.T) {
+	cfg, err := routing.Parse([]byte(escalatingRoutes(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := func(c *consumer.Config) {
+		c.Routing = cfg
+		c.Accounts = map[string]consumer.Account{"main": {Akamai: c.Akamai, Limits: budget.AkamaiLimits().Scale(escalationScale)}}
+		c.SharedBudget = true
+	}
+	r := newRig(t, akamaitest.Options{TimeScale: escalationScale}, shared)
+	second := r.cfg
+	second.Embedded = bus.EmbeddedConfig{}
+	second.NATSURL = r.cons.NATSURL()
+	second.Logger = testLogger(t).With("replica", 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c2, err := consumer.Start(ctx, second)
+	if err != nil {
+		t.Fatalf("second replica: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c2.Close(); err != nil {
+			t.Logf("second replica close: %v", err)
+		}
+	})
+	want := publishAll(t, r, urlEvents("shared", url, 600, 100, 0))
+	how := checkFlood(t, r.results(len(want), 120*time.Second), want)
+	checkNotLost(t, r.fake, how)
+	if n := len(covering(r.fake)); n != 1 {
+		t.Errorf("%d covering purges from two replicas, want the one max_per_hour allows them together", n)
+	}
+	covered := 0
+	for _, h := range how {
+		if h.escalation != nil {
+			covered++
+		}
+	}
+	t.Logf("%d of %d URLs covered", covered, len(how))
 }
 
 // TestEscalationOrdering: URLs published after the covering request was
