@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/purgebus/purgebus/consumer"
 	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/handler"
+	"github.com/purgebus/purgebus/internal/testlog"
 	"github.com/purgebus/purgebus/metrics"
 )
 
@@ -52,7 +51,7 @@ func TestLastDeliveryDeadLetters(t *testing.T) {
 // ID; once it is purged, all three are clear again.
 func TestStuckEventReported(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	r := newRig(t, akamaitest.Options{}, func(c *consumer.Config) {
 		c.StuckAfter = 300 * time.Millisecond
 		c.Coalescer.MaxAttempts = 1
@@ -103,22 +102,4 @@ func eventsCheck(t *testing.T, c *consumer.Consumer) func(context.Context) error
 	}
 	t.Fatal("no events readiness check")
 	return nil
-}
-
-// lockedBuffer is a bytes.Buffer for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

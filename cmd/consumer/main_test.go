@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,25 +24,8 @@ import (
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/internal/testcert"
+	"github.com/purgebus/purgebus/internal/testlog"
 )
-
-// syncBuffer is a goroutine-safe stderr for run.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // env is a lookupEnv over a map: tests never see the machine's variables
 // (or its ~/.edgerc, which AKAMAI_EDGERC points away from).
@@ -83,7 +65,7 @@ func portFree(addr string) bool {
 
 func runFor(t *testing.T, args []string, vars map[string]string) (string, error) {
 	t.Helper()
-	var out syncBuffer
+	var out testlog.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := run(ctx, args, env(t, vars), &out)
@@ -373,7 +355,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	const shutdownTimeout = 5 * time.Second
 	addr, httpAddr := freeAddr(t), freeAddr(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	var out syncBuffer
+	var out testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -603,9 +585,9 @@ func TestNATSFlagMistakes(t *testing.T) {
 
 // background runs the consumer until the returned stop is called, which
 // returns run's error.
-func background(t *testing.T, args []string, vars map[string]string) (out *syncBuffer, stop func() error) {
+func background(t *testing.T, args []string, vars map[string]string) (out *testlog.Buffer, stop func() error) {
 	t.Helper()
-	out = &syncBuffer{}
+	out = &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	// Tests run side by side: no metrics port unless asked for.
