@@ -15,6 +15,7 @@ import (
 	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/handler"
 	"github.com/purgebus/purgebus/internal/testlog"
+	"github.com/purgebus/purgebus/internal/testwait"
 	"github.com/purgebus/purgebus/metrics"
 )
 
@@ -76,7 +77,7 @@ func TestStuckEventReported(t *testing.T) {
 		}
 		return -1
 	}
-	waitCondition(t, 10*time.Second, "the stuck event to be reported", func() bool {
+	testwait.Until(t, 10*time.Second, "the stuck event to be reported", func() bool {
 		err := check(context.Background())
 		return err != nil && strings.Contains(err.Error(), "stuck-1") && age() > 0.3 &&
 			strings.Contains(logs.String(), `msg="event stuck:`) && strings.Contains(logs.String(), "event_id=stuck-1")
@@ -88,7 +89,7 @@ func TestStuckEventReported(t *testing.T) {
 	if rs := r.results(1, 15*time.Second)["stuck-1"]; len(rs) != 1 || rs[0].Outcome != events.OutcomeSucceeded {
 		t.Fatalf("stuck-1 after Akamai recovered: %+v", rs)
 	}
-	waitCondition(t, 5*time.Second, "the events check and the age to clear", func() bool {
+	testwait.Until(t, 5*time.Second, "the events check and the age to clear", func() bool {
 		return check(context.Background()) == nil && age() == 0
 	})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/internal/testcert"
 	"github.com/purgebus/purgebus/internal/testlog"
+	"github.com/purgebus/purgebus/internal/testwait"
 )
 
 // env is a lookupEnv over a map: tests never see the machine's variables
@@ -865,7 +866,7 @@ func TestMemoryLimit(t *testing.T) {
 	// A running consumer applies it.
 	out, stop := background(t, []string{"--sandbox", "--nats-listen", freeAddr(t), "--data-dir", filepath.Join(t.TempDir(), "data"),
 		"--memory-limit", "96MiB", "--shutdown-timeout", "5s"}, nil)
-	waitFor(t, 30*time.Second, "consumer running", func() bool { return strings.Contains(out.String(), "consumer running") })
+	testwait.Until(t, 30*time.Second, "consumer running", func() bool { return strings.Contains(out.String(), "consumer running") })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -874,17 +875,6 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "soft memory limit") {
 		t.Errorf("the limit is not logged:\n%s", out.String())
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
