@@ -19,6 +19,7 @@ import (
 
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/events"
+	"github.com/purgebus/purgebus/internal/testwait"
 )
 
 // natsRig is an embedded nats-server with JetStream and a client of it.
@@ -96,18 +97,6 @@ func (r *natsRig) streamMsgs(t *testing.T, name string) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestProvisionCreatesStreamsAndDurable(t *testing.T) {
@@ -272,7 +261,7 @@ func TestSubscriberDeliversWithMetadata(t *testing.T) {
 		}
 		m.Ack()
 	}
-	waitFor(t, 10*time.Second, "acked messages to leave the work queue", func() bool {
+	testwait.Until(t, 10*time.Second, "acked messages to leave the work queue", func() bool {
 		return r.streamMsgs(t, events.DefaultContentStream) == 0 && r.consumerInfo(t).NumAckPending == 0
 	})
 }
@@ -309,7 +298,7 @@ func TestSubscriberNackRedelivers(t *testing.T) {
 		t.Errorf("NakDelay called with %v, want [1 2]", naks)
 	}
 	mu.Unlock()
-	waitFor(t, 10*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
+	testwait.Until(t, 10*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
 }
 
 // TestSubscriberKeepsManyInFlight: the subscriber hands over as many
@@ -357,7 +346,7 @@ func TestSubscriberKeepsManyInFlight(t *testing.T) {
 			t.Fatalf("%d of %d messages delivered", len(seen), total)
 		}
 	}
-	waitFor(t, 20*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
+	testwait.Until(t, 20*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
 }
 
 func TestSubscriberCloseWaitsForInFlight(t *testing.T) {
@@ -391,7 +380,7 @@ func TestSubscriberCloseWaitsForInFlight(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("the subscriber's channel was not closed")
 	}
-	waitFor(t, 10*time.Second, "the ack to reach JetStream", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
+	testwait.Until(t, 10*time.Second, "the ack to reach JetStream", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
 	if err := sub.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
@@ -439,7 +428,7 @@ func TestSubscriberCloseWhileDelivering(t *testing.T) {
 					acked.Add(1)
 				}
 			}()
-			waitFor(t, 10*time.Second, "some messages", func() bool { return acked.Load() > int64(10*round) })
+			testwait.Until(t, 10*time.Second, "some messages", func() bool { return acked.Load() > int64(10*round) })
 			if err := sub.Close(); err != nil {
 				t.Errorf("Close: %v", err)
 			}
@@ -449,7 +438,7 @@ func TestSubscriberCloseWhileDelivering(t *testing.T) {
 				t.Fatal("channel not closed after Close")
 			}
 			// Every message handed over was acked; the rest stay stored.
-			waitFor(t, 10*time.Second, "acks to settle", func() bool {
+			testwait.Until(t, 10*time.Second, "acks to settle", func() bool {
 				return r.streamMsgs(t, events.DefaultContentStream) == uint64(300-acked.Load())
 			})
 		})

@@ -2,18 +2,10 @@ package bus_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,84 +18,8 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/purgebus/purgebus/bus"
+	"github.com/purgebus/purgebus/internal/testcert"
 )
-
-// pki is a CA with a server and a client certificate, as PEM files.
-type pki struct {
-	ca, serverCert, serverKey, clientCert, clientKey string
-	// otherCA signed nothing here: a client trusting only it rejects the
-	// server.
-	otherCA string
-}
-
-func newPKI(t *testing.T) pki {
-	t.Helper()
-	dir := t.TempDir()
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	serial := int64(0)
-	tmpl := func(cn string) *x509.Certificate {
-		serial++
-		return &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: cn},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(time.Hour),
-		}
-	}
-	newCA := func(name string) (*x509.Certificate, *ecdsa.PrivateKey, string) {
-		k := key()
-		c := tmpl(name)
-		c.IsCA, c.BasicConstraintsValid = true, true
-		c.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
-		der, err := x509.CreateCertificate(rand.Reader, c, c, &k.PublicKey, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return parsed, k, write(name+".pem", "CERTIFICATE", der)
-	}
-	caCert, caKey, caFile := newCA("purgebus-test-ca")
-	_, _, otherFile := newCA("some-other-ca")
-	leaf := func(name string, usage x509.ExtKeyUsage) (string, string) {
-		k := key()
-		c := tmpl(name)
-		c.KeyUsage = x509.KeyUsageDigitalSignature
-		c.ExtKeyUsage = []x509.ExtKeyUsage{usage}
-		if usage == x509.ExtKeyUsageServerAuth {
-			c.DNSNames = []string{"localhost"}
-			c.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, c, caCert, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, err := x509.MarshalECPrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return write(name+".pem", "CERTIFICATE", der), write(name+"-key.pem", "EC PRIVATE KEY", kder)
-	}
-	p := pki{ca: caFile, otherCA: otherFile}
-	p.serverCert, p.serverKey = leaf("server", x509.ExtKeyUsageServerAuth)
-	p.clientCert, p.clientKey = leaf("client", x509.ExtKeyUsageClientAuth)
-	return p
-}
 
 // startServer runs a plain nats-server (no JetStream) configured by
 // opts, as an existing NATS server would be.
@@ -150,8 +66,11 @@ func writeFile(t *testing.T, name, content string) string {
 // TestConnectMutualTLSAndPassword: the CA, client certificate and user
 // and password all reach the server; each missing piece is a clear error.
 func TestConnectMutualTLSAndPassword(t *testing.T) {
-	p := newPKI(t)
-	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: p.serverCert, KeyFile: p.serverKey, CaFile: p.ca, Verify: true})
+	ca := testcert.New(t)
+	serverCert, serverKey := ca.Server("localhost", "127.0.0.1")
+	clientCert, clientKey := ca.Client("client")
+	otherCA := testcert.New(t) // signed nothing here: a client trusting only it rejects the server
+	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: serverCert, KeyFile: serverKey, CaFile: ca.File(), Verify: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +81,7 @@ func TestConnectMutualTLSAndPassword(t *testing.T) {
 	addr := hostPort(srv)
 	good := bus.ConnectConfig{
 		URL:   "nats://127.0.0.1:1, tls://" + addr, // a dead server first: the list is tried in turn
-		TLSCA: p.ca, TLSCert: p.clientCert, TLSKey: p.clientKey,
+		TLSCA: ca.File(), TLSCert: clientCert, TLSKey: clientKey,
 		User: "purge", Password: "hunter2",
 	}
 	nc, err := good.Connect()
@@ -184,7 +103,7 @@ func TestConnectMutualTLSAndPassword(t *testing.T) {
 		{"unknown user", func(c *bus.ConnectConfig) { c.User = "nobody" }, []string{"authorization violation", `as user "nobody"`}},
 		{"no credentials", func(c *bus.ConnectConfig) { c.User, c.Password = "", "" }, []string{"authorization violation", "without credentials"}},
 		{"no client certificate", func(c *bus.ConnectConfig) { c.TLSCert, c.TLSKey = "", "" }, nil},
-		{"server not trusted", func(c *bus.ConnectConfig) { c.TLSCA = p.otherCA }, []string{"certificate"}},
+		{"server not trusted", func(c *bus.ConnectConfig) { c.TLSCA = otherCA.File() }, []string{"certificate"}},
 		{"CA file missing", func(c *bus.ConnectConfig) { c.TLSCA = filepath.Join(t.TempDir(), "none.pem") }, []string{"none.pem"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/events"
+	"github.com/purgebus/purgebus/internal/testwait"
 )
 
 func (r *natsRig) publishN(t *testing.T, from, n int) {
@@ -78,7 +79,7 @@ func TestSubscriberPauseResume(t *testing.T) {
 	for _, m := range held {
 		m.Ack()
 	}
-	waitFor(t, 5*time.Second, "the held messages' acks", func() bool {
+	testwait.Until(t, 5*time.Second, "the held messages' acks", func() bool {
 		return r.streamMsgs(t, events.DefaultContentStream) == 12
 	})
 	if err := sub.Resume(); err != nil {
@@ -107,7 +108,7 @@ func TestSubscriberPauseResume(t *testing.T) {
 			t.Errorf("message %d is delivery %s, want %s", i, n, want)
 		}
 	}
-	waitFor(t, 10*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
+	testwait.Until(t, 10*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
 }
 
 // TestSubscriberPauseStopsHandOffAtOnce: once Pause returns, nothing more
@@ -144,7 +145,7 @@ func TestSubscriberPauseStopsHandOffAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
+	testwait.Until(t, 10*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
 }
 
 // TestSubscriberPauseChaos pauses and resumes from several goroutines
@@ -201,8 +202,8 @@ func TestSubscriberPauseChaos(t *testing.T) {
 	if err := sub.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "every message acked", func() bool { return count.Load() == total })
-	waitFor(t, 10*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
+	testwait.Until(t, 30*time.Second, "every message acked", func() bool { return count.Load() == total })
+	testwait.Until(t, 10*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
 	sub.Pause()
 	if err := sub.Close(); err != nil {
 		t.Errorf("Close while paused: %v", err)
@@ -268,5 +269,5 @@ func TestSubscriberConfirmAcks(t *testing.T) {
 	for range 50 {
 		receive(t, out).Ack()
 	}
-	waitFor(t, 10*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
+	testwait.Until(t, 10*time.Second, "the stream to empty", func() bool { return r.streamMsgs(t, events.DefaultContentStream) == 0 })
 }

@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/purgebus/purgebus/events"
+	"github.com/purgebus/purgebus/internal/testlog"
 )
 
 // moduleRoot is the module's root, relative to this package's directory,
@@ -92,7 +92,7 @@ func freeAddr(t *testing.T) string {
 type sandbox struct {
 	natsURL string
 	httpURL string
-	log     *lockedBuffer
+	log     *testlog.Buffer
 }
 
 // startSandbox runs the consumer binary with --sandbox until the test
@@ -100,7 +100,7 @@ type sandbox struct {
 func startSandbox(t *testing.T) *sandbox {
 	t.Helper()
 	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
-	s := &sandbox{natsURL: "nats://" + natsAddr, httpURL: "http://" + httpAddr, log: &lockedBuffer{}}
+	s := &sandbox{natsURL: "nats://" + natsAddr, httpURL: "http://" + httpAddr, log: &testlog.Buffer{}}
 	cmd := exec.Command(binary(t, "consumer"), "--sandbox", "--data-dir", t.TempDir(),
 		"--nats-listen", natsAddr, "--http-addr", httpAddr)
 	cmd.Env = cleanEnv()
@@ -194,22 +194,4 @@ func purgeOne(t *testing.T, natsURL string) events.PurgeResult {
 		t.Fatalf("event outcome %q, want succeeded: %+v", res.Outcome, res)
 	}
 	return res
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/purgebus/purgebus/akamai/edgegrid"
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/events"
+	"github.com/purgebus/purgebus/internal/testwait"
 )
 
 // TestCrashSafety runs the real consumer binary against NATS JetStream
@@ -223,7 +224,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Errorf("%d dead letters, want none", n)
 	}
 	// Every event was acked in the end: the work-queue stream is empty.
-	waitCondition(t, 15*time.Second, "every event to be acknowledged", func() bool {
+	testwait.Until(t, 15*time.Second, "every event to be acknowledged", func() bool {
 		return durableAckPending(js) == 0 && streamMsgCount(t, js, events.DefaultContentStream) == 0
 	})
 
@@ -437,17 +438,6 @@ func streamMsgCount(t *testing.T, js jetstream.JetStream, name string) uint64 {
 		t.Fatalf("stream %s: %v", name, err)
 	}
 	return info.State.Msgs
-}
-
-func waitCondition(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // resultStreamWatch reads the result stream from the start, as it grows,

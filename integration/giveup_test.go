@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,8 @@ import (
 	"github.com/purgebus/purgebus/consumer"
 	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/handler"
+	"github.com/purgebus/purgebus/internal/testlog"
+	"github.com/purgebus/purgebus/internal/testwait"
 	"github.com/purgebus/purgebus/metrics"
 )
 
@@ -52,7 +52,7 @@ func TestLastDeliveryDeadLetters(t *testing.T) {
 // ID; once it is purged, all three are clear again.
 func TestStuckEventReported(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	r := newRig(t, akamaitest.Options{}, func(c *consumer.Config) {
 		c.StuckAfter = 300 * time.Millisecond
 		c.Coalescer.MaxAttempts = 1
@@ -77,7 +77,7 @@ func TestStuckEventReported(t *testing.T) {
 		}
 		return -1
 	}
-	waitCondition(t, 10*time.Second, "the stuck event to be reported", func() bool {
+	testwait.Until(t, 10*time.Second, "the stuck event to be reported", func() bool {
 		err := check(context.Background())
 		return err != nil && strings.Contains(err.Error(), "stuck-1") && age() > 0.3 &&
 			strings.Contains(logs.String(), `msg="event stuck:`) && strings.Contains(logs.String(), "event_id=stuck-1")
@@ -89,7 +89,7 @@ func TestStuckEventReported(t *testing.T) {
 	if rs := r.results(1, 15*time.Second)["stuck-1"]; len(rs) != 1 || rs[0].Outcome != events.OutcomeSucceeded {
 		t.Fatalf("stuck-1 after Akamai recovered: %+v", rs)
 	}
-	waitCondition(t, 5*time.Second, "the events check and the age to clear", func() bool {
+	testwait.Until(t, 5*time.Second, "the events check and the age to clear", func() bool {
 		return check(context.Background()) == nil && age() == 0
 	})
 }
@@ -103,22 +103,4 @@ func eventsCheck(t *testing.T, c *consumer.Consumer) func(context.Context) error
 	}
 	t.Fatal("no events readiness check")
 	return nil
-}
-
-// lockedBuffer is a bytes.Buffer for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

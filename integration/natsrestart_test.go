@@ -18,6 +18,7 @@ import (
 	"github.com/purgebus/purgebus/consumer"
 	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/handler"
+	"github.com/purgebus/purgebus/internal/testwait"
 )
 
 // TestNATSServerRestart runs the consumer (the real wiring, in process)
@@ -111,7 +112,7 @@ func TestNATSServerRestart(t *testing.T) {
 
 	publish(0, n/2)
 	// Shut the server down once some, not all, events are done.
-	waitCondition(t, 30*time.Second, "the first results", func() bool {
+	testwait.Until(t, 30*time.Second, "the first results", func() bool {
 		return streamMsgCount(t, js, events.DefaultResultStream) >= 100
 	})
 	before := streamMsgCount(t, js, events.DefaultResultStream)
@@ -130,7 +131,7 @@ func TestNATSServerRestart(t *testing.T) {
 	if got := srv.ClientURL(); got != natsURL {
 		t.Fatalf("NATS came back at %s, not %s", got, natsURL)
 	}
-	waitCondition(t, 15*time.Second, "the test's connection to reconnect", nc.IsConnected)
+	testwait.Until(t, 15*time.Second, "the test's connection to reconnect", nc.IsConnected)
 
 	// Events published after the restart can only be handled by a
 	// consumer that reconnected.
@@ -174,7 +175,7 @@ func TestNATSServerRestart(t *testing.T) {
 	if n := streamMsgCount(t, js, events.DefaultDeadLetterStream); n != 0 {
 		t.Errorf("%d dead letters, want none", n)
 	}
-	waitCondition(t, 15*time.Second, "every event to be acknowledged", func() bool {
+	testwait.Until(t, 15*time.Second, "every event to be acknowledged", func() bool {
 		return durableAckPending(js) == 0 && streamMsgCount(t, js, events.DefaultContentStream) == 0
 	})
 	select {

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/consumer"
 	"github.com/purgebus/purgebus/events"
+	"github.com/purgebus/purgebus/internal/testlog"
 )
 
 // deployConf is the nats-server configuration operators start from.
@@ -105,30 +105,13 @@ func (r role) connect(t *testing.T, url string, perms *bus.Permissions) *nats.Co
 // command is a run of one of purgebus's binaries.
 type command struct {
 	cmd  *exec.Cmd
-	out  *syncBuf
+	out  *testlog.Buffer
 	done chan error
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startCommand(t *testing.T, bin string, env []string, args ...string) *command {
 	t.Helper()
-	c := &command{cmd: exec.Command(bin, args...), out: &syncBuf{}, done: make(chan error, 1)}
+	c := &command{cmd: exec.Command(bin, args...), out: &testlog.Buffer{}, done: make(chan error, 1)}
 	c.cmd.Env = env
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	if err := c.cmd.Start(); err != nil {

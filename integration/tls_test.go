@@ -2,14 +2,7 @@ package integration
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,77 +15,8 @@ import (
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/consumer"
 	"github.com/purgebus/purgebus/events"
+	"github.com/purgebus/purgebus/internal/testcert"
 )
-
-// privateCA is a certificate authority of the test's own, and the
-// certificates it signed, as PEM files.
-type privateCA struct {
-	t    *testing.T
-	dir  string
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string // the CA certificate
-}
-
-func newPrivateCA(t *testing.T) *privateCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "purgebus test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	ca := &privateCA{t: t, dir: t.TempDir(), cert: cert, key: key}
-	ca.file = ca.write("ca.pem", "CERTIFICATE", der)
-	return ca
-}
-
-func (ca *privateCA) write(name, typ string, der []byte) string {
-	p := filepath.Join(ca.dir, name)
-	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		ca.t.Fatal(err)
-	}
-	return p
-}
-
-// issue signs a certificate for cn: a server certificate for the DNS
-// name cn only (as a cluster's certificates often are), or a client
-// certificate. It returns the certificate and key files.
-func (ca *privateCA) issue(cn string, server bool) (certFile, keyFile string) {
-	ca.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		ca.t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.DNSNames = []string{cn}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		ca.t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		ca.t.Fatal(err)
-	}
-	return ca.write(cn+".pem", "CERTIFICATE", der), ca.write(cn+"-key.pem", "EC PRIVATE KEY", kder)
-}
 
 // TestTLSClientCertificates runs the consumer against a nats-server that
 // takes TLS first (handshake_first), verifies client certificates against
@@ -103,11 +27,11 @@ func (ca *privateCA) issue(cn string, server bool) (certFile, keyFile string) {
 // connection without a client certificate, without the server's name, or
 // that waits for the server's INFO before its handshake, is refused.
 func TestTLSClientCertificates(t *testing.T) {
-	ca := newPrivateCA(t)
+	ca := testcert.New(t)
 	const serverName = "nats.purgebus.test"
-	srvCert, srvKey := ca.issue(serverName, true)
-	consCert, consKey := ca.issue("purgebus", false)
-	pubCert, pubKey := ca.issue("cms-blog", false)
+	srvCert, srvKey := ca.Server(serverName)
+	consCert, consKey := ca.Client("purgebus")
+	pubCert, pubKey := ca.Client("cms-blog")
 	roles := deployRoles(t)
 	list := func(subjects []string) string {
 		q := make([]string, len(subjects))
@@ -134,7 +58,7 @@ accounts {
     ]
   }
 }
-`, srvCert, srvKey, ca.file, list(roles["CONSUMER_PROVISION"]), list(roles["PUBLISHER_BLOG_WAIT"]))
+`, srvCert, srvKey, ca.File(), list(roles["CONSUMER_PROVISION"]), list(roles["PUBLISHER_BLOG_WAIT"]))
 	path := filepath.Join(t.TempDir(), "tls.conf")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -142,16 +66,16 @@ accounts {
 	srv := startConfigured(t, path, nil)
 	url := "tls://" + srv.Addr().String()
 
-	tlsConn := bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSCert: consCert, TLSKey: consKey, TLSFirst: true, TLSServerName: serverName}
+	tlsConn := bus.ConnectConfig{URL: url, TLSCA: ca.File(), TLSCert: consCert, TLSKey: consKey, TLSFirst: true, TLSServerName: serverName}
 	for _, bad := range []struct {
 		what string
 		cc   bus.ConnectConfig
 		want string // in the error
 	}{
-		{"without a client certificate", bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSFirst: true, TLSServerName: serverName}, "certificate required"},
-		{"without TLS first", bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSCert: consCert, TLSKey: consKey, TLSServerName: serverName}, "timeout"},
+		{"without a client certificate", bus.ConnectConfig{URL: url, TLSCA: ca.File(), TLSFirst: true, TLSServerName: serverName}, "certificate required"},
+		{"without TLS first", bus.ConnectConfig{URL: url, TLSCA: ca.File(), TLSCert: consCert, TLSKey: consKey, TLSServerName: serverName}, "timeout"},
 		{"without the private CA", bus.ConnectConfig{URL: url, TLSCert: consCert, TLSKey: consKey, TLSFirst: true, TLSServerName: serverName}, "unknown authority"},
-		{"without the server's name", bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSCert: consCert, TLSKey: consKey, TLSFirst: true}, "127.0.0.1"},
+		{"without the server's name", bus.ConnectConfig{URL: url, TLSCA: ca.File(), TLSCert: consCert, TLSKey: consKey, TLSFirst: true}, "127.0.0.1"},
 	} {
 		nc, err := bad.cc.Connect(nats.Timeout(2 * time.Second))
 		if err == nil {
@@ -178,7 +102,7 @@ accounts {
 	defer c.Close()
 
 	perms := &bus.Permissions{}
-	nc, err := bus.ConnectConfig{URL: url, TLSCA: ca.file, TLSCert: pubCert, TLSKey: pubKey, TLSFirst: true,
+	nc, err := bus.ConnectConfig{URL: url, TLSCA: ca.File(), TLSCert: pubCert, TLSKey: pubKey, TLSFirst: true,
 		TLSServerName: serverName, InboxPrefix: "_INBOX_blog", Permissions: perms}.Connect()
 	if err != nil {
 		t.Fatalf("publisher over TLS: %v", err)

@@ -10,12 +10,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/akamai/edgegrid"
+	"github.com/purgebus/purgebus/internal/testlog"
 )
 
 func TestPurgeAcceptedOnEveryPath(t *testing.T) {
@@ -715,28 +715,14 @@ func TestHandlerOnly(t *testing.T) {
 }
 
 func TestLogger(t *testing.T) {
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	h := newHarness(t, Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))})
+	var buf testlog.Buffer
+	h := newHarness(t, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	mustStatus(t, h.post("/ccu/v3/invalidate/url", urlBody(1)), 201)
-	mu.Lock()
 	out := buf.String()
-	mu.Unlock()
 	if !strings.Contains(out, "status=201") || !strings.Contains(out, "purgeId=edup-") ||
 		strings.Contains(out, h.s.Credentials().ClientSecret) || strings.Contains(out, h.s.Credentials().ClientToken) {
 		t.Errorf("log %q", out)
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func TestUnauthenticatedAccountsNotCreated(t *testing.T) {

@@ -1,20 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"io"
 	"math"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -31,25 +23,10 @@ import (
 
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/events"
+	"github.com/purgebus/purgebus/internal/testcert"
+	"github.com/purgebus/purgebus/internal/testlog"
+	"github.com/purgebus/purgebus/internal/testwait"
 )
-
-// syncBuffer is a goroutine-safe stderr for run.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // env is a lookupEnv over a map: tests never see the machine's variables
 // (or its ~/.edgerc, which AKAMAI_EDGERC points away from).
@@ -89,7 +66,7 @@ func portFree(addr string) bool {
 
 func runFor(t *testing.T, args []string, vars map[string]string) (string, error) {
 	t.Helper()
-	var out syncBuffer
+	var out testlog.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := run(ctx, args, env(t, vars), &out)
@@ -379,7 +356,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 	const shutdownTimeout = 5 * time.Second
 	addr, httpAddr := freeAddr(t), freeAddr(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	var out syncBuffer
+	var out testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -609,9 +586,9 @@ func TestNATSFlagMistakes(t *testing.T) {
 
 // background runs the consumer until the returned stop is called, which
 // returns run's error.
-func background(t *testing.T, args []string, vars map[string]string) (out *syncBuffer, stop func() error) {
+func background(t *testing.T, args []string, vars map[string]string) (out *testlog.Buffer, stop func() error) {
 	t.Helper()
-	out = &syncBuffer{}
+	out = &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	// Tests run side by side: no metrics port unless asked for.
@@ -683,7 +660,9 @@ func purgeOne(t *testing.T, nc *nats.Conn, id string) {
 // the consumer starts without --provision.
 func TestExistingNATSWithTLSAndPassword(t *testing.T) {
 	dir := t.TempDir()
-	ca, cert, key := testCerts(t, dir)
+	authority := testcert.New(t)
+	ca := authority.File()
+	cert, key := authority.Server("127.0.0.1")
 	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cert, KeyFile: key})
 	if err != nil {
 		t.Fatal(err)
@@ -814,50 +793,6 @@ func TestEmbeddedOpenWithPassword(t *testing.T) {
 	}
 }
 
-// testCerts writes a CA and a server certificate for 127.0.0.1 into dir.
-func testCerts(t *testing.T, dir string) (ca, cert, key string) {
-	t.Helper()
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}, caCert, &srvKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(srvKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server-key.pem", "EC PRIVATE KEY", keyDER)
-}
-
 // httpGet fetches url until ok accepts the body or 10 s pass (the
 // results' metrics are counted as the result is stored, a hair after the
 // result reaches subscribers), and returns the last body.
@@ -931,7 +866,7 @@ func TestMemoryLimit(t *testing.T) {
 	// A running consumer applies it.
 	out, stop := background(t, []string{"--sandbox", "--nats-listen", freeAddr(t), "--data-dir", filepath.Join(t.TempDir(), "data"),
 		"--memory-limit", "96MiB", "--shutdown-timeout", "5s"}, nil)
-	waitFor(t, 30*time.Second, "consumer running", func() bool { return strings.Contains(out.String(), "consumer running") })
+	testwait.Until(t, 30*time.Second, "consumer running", func() bool { return strings.Contains(out.String(), "consumer running") })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -940,17 +875,6 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "soft memory limit") {
 		t.Errorf("the limit is not logged:\n%s", out.String())
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/handler"
+	"github.com/purgebus/purgebus/internal/testlog"
 )
 
 func TestResults(t *testing.T) {
@@ -74,7 +75,7 @@ func TestResultsFollow(t *testing.T) {
 	// moment its consumer exists, so the test does not race it.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testlog.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"results", "--follow", "--since", "1m", "--outcome", "succeeded"}, nil, &stdout, &stderr, mapEnv(r.env))
