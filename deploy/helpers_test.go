@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/internal/testlog"
+	"github.com/purgebus/purgebus/internal/testproc"
 )
 
 // moduleRoot is the module's root, relative to this package's directory,
@@ -63,19 +63,6 @@ func binary(t *testing.T, name string) string {
 	return filepath.Join(commands.dir, name)
 }
 
-// cleanEnv is the test's environment without anything that would point a
-// consumer elsewhere than its flags say (AKAMAI_*, NATS_*, PURGEBUS_*).
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "AKAMAI_") || strings.HasPrefix(kv, "NATS_") || strings.HasPrefix(kv, "PURGEBUS_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
-
 // freeAddr returns a loopback address with a port that was free a moment
 // ago.
 func freeAddr(t *testing.T) string {
@@ -99,11 +86,11 @@ type sandbox struct {
 // ends, and waits until /readyz answers 200.
 func startSandbox(t *testing.T) *sandbox {
 	t.Helper()
-	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	natsAddr, httpAddr := testproc.FreeAddr(t), testproc.FreeAddr(t)
 	s := &sandbox{natsURL: "nats://" + natsAddr, httpURL: "http://" + httpAddr, log: &testlog.Buffer{}}
 	cmd := exec.Command(binary(t, "consumer"), "--sandbox", "--data-dir", t.TempDir(),
 		"--nats-listen", natsAddr, "--http-addr", httpAddr)
-	cmd.Env = cleanEnv()
+	cmd.Env = testproc.Env()
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

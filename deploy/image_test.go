@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/purgebus/purgebus/internal/testproc"
 )
 
 // maxImageBytes is the bound on the image's size.
@@ -142,7 +144,7 @@ func TestImage(t *testing.T) {
 	})
 
 	t.Run("sandbox", func(t *testing.T) {
-		natsAddr, httpAddr := freeAddr(t), freeAddr(t)
+		natsAddr, httpAddr := testproc.FreeAddr(t), testproc.FreeAddr(t)
 		name := "purgebus-test-run-" + suffix
 		// /data is the image's own volume, owned by the image's user, as a
 		// user's "docker run -v purgebus-data:/data" gets it.
@@ -219,7 +221,7 @@ func newPodman(t *testing.T) *podman {
 	return &podman{cmd: []string{path, "--storage-driver", "vfs", "--runtime", runc}, conf: conf}
 }
 
-func (p *podman) env() []string { return append(cleanEnv(), "CONTAINERS_CONF="+p.conf) }
+func (p *podman) env() []string { return append(testproc.Env(), "CONTAINERS_CONF="+p.conf) }
 
 func (p *podman) run(t *testing.T, args ...string) (string, error) {
 	t.Helper()

@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/purgebus/purgebus/health"
+	"github.com/purgebus/purgebus/internal/testproc"
 	"github.com/purgebus/purgebus/metrics"
 )
 
@@ -163,7 +164,7 @@ var (
 func readConsumerCLI(t *testing.T) consumerCLI {
 	t.Helper()
 	cmd := exec.Command(binary(t, "consumer"), "--help")
-	cmd.Env = cleanEnv()
+	cmd.Env = testproc.Env()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("consumer --help: %v\n%s", err, out)
@@ -242,7 +243,7 @@ func checkContainer(t *testing.T, m manifest, c container, cli consumerCLI, path
 			t.Errorf("argument %q: the consumer has no flag --%s", a, name)
 		}
 	}
-	env := cleanEnv()
+	env := testproc.Env()
 	for _, e := range c.Env {
 		if !cli.env[e.Name] {
 			t.Errorf("variable %s: the consumer reads no such variable", e.Name)

@@ -24,6 +24,7 @@ import (
 	"github.com/purgebus/purgebus/akamai/edgegrid"
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/events"
+	"github.com/purgebus/purgebus/internal/testproc"
 	"github.com/purgebus/purgebus/internal/testwait"
 )
 
@@ -303,7 +304,7 @@ func (p *consumerProcess) start() {
 		p.t.Fatal(err)
 	}
 	cmd := exec.Command(p.binary, p.args...)
-	cmd.Env = consumerEnv()
+	cmd.Env = testproc.Env()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
@@ -355,20 +356,6 @@ func (p *consumerProcess) dumpLogs() {
 		}
 		p.t.Logf("consumer run %d log (tail):\n%s", i, b)
 	}
-}
-
-// consumerEnv is the test's environment without anything that would
-// point the consumer elsewhere than its flags say (AKAMAI_*, NATS_*,
-// PURGEBUS_*), such as a developer's own Akamai credentials.
-func consumerEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "AKAMAI_") || strings.HasPrefix(kv, "NATS_") || strings.HasPrefix(kv, "PURGEBUS_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 // publishPaced publishes the events in order at an even pace over d,

@@ -25,6 +25,7 @@ import (
 	"github.com/purgebus/purgebus/consumer"
 	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/internal/testlog"
+	"github.com/purgebus/purgebus/internal/testproc"
 )
 
 // deployConf is the nats-server configuration operators start from.
@@ -82,7 +83,7 @@ var (
 
 // env is what a deployment of the role sets for purgebus's commands.
 func (r role) env(url string) []string {
-	env := append(consumerEnv(), "NATS_URL="+url, "NATS_USER="+r.user, "NATS_PASSWORD="+r.password)
+	env := append(testproc.Env(), "NATS_URL="+url, "NATS_USER="+r.user, "NATS_PASSWORD="+r.password)
 	if r.inbox != "" {
 		env = append(env, "PURGEBUS_NATS_INBOX_PREFIX="+r.inbox)
 	}
@@ -233,7 +234,7 @@ func TestDeployedPermissions(t *testing.T) {
 
 	// The provisioning user creates the streams, the durable and the
 	// shared budget's bucket, and purges.
-	addr := freePort(t)
+	addr := testproc.FreeAddr(t)
 	prov := startCommand(t, consumerBin, roleProvision.env(url), consumerArgs(addr, "--provision")...)
 	waitReady(t, addr, prov)
 	blogPerms := &bus.Permissions{}
@@ -261,7 +262,7 @@ func TestDeployedPermissions(t *testing.T) {
 
 	// The run-time user runs the consumer without --provision, shared
 	// budget included, and is ready.
-	addr = freePort(t)
+	addr = testproc.FreeAddr(t)
 	cons := startCommand(t, consumerBin, roleConsumer.env(url), consumerArgs(addr)...)
 	body := waitReady(t, addr, cons)
 	if !strings.Contains(body, `"name":"permissions","status":"ok"`) {

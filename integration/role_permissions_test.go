@@ -16,6 +16,7 @@ import (
 	"github.com/purgebus/purgebus/akamai/akamaitest"
 	"github.com/purgebus/purgebus/bus"
 	"github.com/purgebus/purgebus/consumer"
+	"github.com/purgebus/purgebus/internal/testproc"
 )
 
 // refusedRe finds the refused operation and subject in a purge command's
@@ -97,7 +98,7 @@ func TestClientRolesAreMinimal(t *testing.T) {
 			run := func(pub, sub []string) (string, error) {
 				url := startWithUser(t, "role", pub, sub)
 				setUpForRoles(t, fake, url)
-				env := append(consumerEnv(), "NATS_URL="+url, "NATS_USER=role", "NATS_PASSWORD=pw", "PURGEBUS_NATS_INBOX_PREFIX="+j.inbox)
+				env := append(testproc.Env(), "NATS_URL="+url, "NATS_USER=role", "NATS_PASSWORD=pw", "PURGEBUS_NATS_INBOX_PREFIX="+j.inbox)
 				return j.job(t, url, func(args ...string) (int, string) {
 					return runCommand(t, purgeBin, env, args...)
 				})

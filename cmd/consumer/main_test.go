@@ -25,6 +25,7 @@ import (
 	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/internal/testcert"
 	"github.com/purgebus/purgebus/internal/testlog"
+	"github.com/purgebus/purgebus/internal/testproc"
 	"github.com/purgebus/purgebus/internal/testwait"
 )
 
@@ -110,7 +111,7 @@ func TestRunWithoutCredentialsTouchesNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dataDir := filepath.Join(t.TempDir(), "data")
-			addr := freeAddr(t)
+			addr := testproc.FreeAddr(t)
 			args := append([]string{"--data-dir", dataDir, "--nats-listen", addr, "--log-level", "debug"}, tc.args...)
 			out, err := runFor(t, args, tc.vars)
 			if err == nil {
@@ -354,7 +355,7 @@ func TestPrintConfigRedactsSecrets(t *testing.T) {
 // to its embedded NATS and waits for the result, then shuts it down.
 func TestSandboxEndToEnd(t *testing.T) {
 	const shutdownTimeout = 5 * time.Second
-	addr, httpAddr := freeAddr(t), freeAddr(t)
+	addr, httpAddr := testproc.FreeAddr(t), testproc.FreeAddr(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	var out testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
@@ -572,7 +573,7 @@ func TestNATSFlagMistakes(t *testing.T) {
 		})
 	}
 	// Refused before the port or the data directory is touched.
-	addr := freeAddr(t)
+	addr := testproc.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	out, err := runFor(t, []string{"--sandbox", "--nats-listen", "0.0.0.0:" + port, "--data-dir", dataDir}, nil)
@@ -765,7 +766,7 @@ func streamCount(t *testing.T, js jetstream.JetStream) int {
 // interface with a password: clients need it, and the consumer's own
 // in-process connections have it.
 func TestEmbeddedOpenWithPassword(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testproc.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	_, stop := background(t, []string{"--sandbox", "--nats-listen", "0.0.0.0:" + port, "--data-dir", filepath.Join(t.TempDir(), "data"),
 		"--linger", "10ms", "--shutdown-timeout", "5s"},
@@ -864,7 +865,7 @@ func TestMemoryLimit(t *testing.T) {
 	}
 
 	// A running consumer applies it.
-	out, stop := background(t, []string{"--sandbox", "--nats-listen", freeAddr(t), "--data-dir", filepath.Join(t.TempDir(), "data"),
+	out, stop := background(t, []string{"--sandbox", "--nats-listen", testproc.FreeAddr(t), "--data-dir", filepath.Join(t.TempDir(), "data"),
 		"--memory-limit", "96MiB", "--shutdown-timeout", "5s"}, nil)
 	testwait.Until(t, 30*time.Second, "consumer running", func() bool { return strings.Contains(out.String(), "consumer running") })
 	if err := stop(); err != nil {
