@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -145,16 +144,6 @@ func runCommand(t *testing.T, bin string, env []string, args ...string) (int, st
 	c := startCommand(t, bin, env, args...)
 	code := c.wait(2 * time.Minute)
 	return code, c.out.String()
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // waitReady polls /readyz until it answers 200, and returns the body.
