@@ -98,7 +98,7 @@ func (r *natsRig) startConsumer(ctx context.Context, cfg *config, fake *akamaite
 		},
 		Streams:         bus.StreamsConfig{MaxAckPending: cfg.inFlight},
 		ShutdownTimeout: 30 * time.Second,
-		BatchPublish:    cfg.batch,
+		NoBatchPublish:  !cfg.batch,
 		Logger:          cfg.consumerLogger(),
 	}
 	if mod != nil {
