@@ -20,14 +20,18 @@ import (
 // publish while the previous batch is being confirmed: one goroutine adds
 // their messages to it, hands each caller its answer as soon as a flow
 // ack (which, gaps not allowed, confirms every earlier message of the
-// batch) covers its message, and commits the batch when no caller waits,
-// which confirms the rest. The server answers one flow ack per Flow
-// messages instead of an acknowledgement per message.
+// batch) covers its message, and commits the batch with its last message
+// when no other caller waits, which confirms the rest. The server answers
+// one flow ack per Flow messages instead of an acknowledgement per
+// message. On a replicated stream a flow ack comes once the stream's
+// raft group committed the messages it covers; a commit's acknowledgement
+// confirms only as many messages as it counts (a new leader that lost
+// some ends the batch with what it has, without an error).
 //
 // Failure semantics are Publisher's, which BatchPublisher falls back on:
 // a batch that fails (a flow ack or the commit did not come within the
-// ack timeout, the stream leader changed, the server refused a message)
-// sends each of its messages that no flow ack confirmed again through
+// ack timeout, the stream leader changed, the server refused a message or
+// committed fewer) sends each of its messages not confirmed again through
 // the Publisher, with the same message ID, so that one stored after all
 // is not stored twice (nats-server honours Nats-Msg-Id in fast batches:
 // a duplicate is skipped and still counts as persisted). Messages to
@@ -230,7 +234,9 @@ func (b *BatchPublisher) commit(fp jetstreamext.FastPublisher, msg *nats.Msg) (*
 		}
 	}
 	// CommitMsg waits at most the ack timeout, pinging for a lost
-	// acknowledgement meanwhile.
+	// acknowledgement meanwhile; a batch of one cannot ping (jetstreamext
+	// learns the subject from AddMsg), so a lost acknowledgement fails it
+	// after a third of the timeout and the fallback sends it again.
 	ack, err := fp.CommitMsg(context.Background(), msg)
 	if err != nil {
 		return nil, fmt.Errorf("bus: commit batch: %w", err)

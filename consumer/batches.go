@@ -23,9 +23,9 @@ func startBatches(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, pu
 	}
 	if !ok {
 		// Provision allows batches on servers that can (nats-server
-		// 2.12 and later); an older server, or a stream provisioned
+		// 2.14 and later); an older server, or a stream provisioned
 		// elsewhere without them, does not.
-		log.Info("results published one by one: the result stream does not allow batch publishing (it needs nats-server 2.12+ and allow_batched, which --provision sets)", "stream", stream)
+		log.Info("results published one by one: the result stream does not allow batch publishing (it needs nats-server 2.14+ and allow_batched, which --provision sets)", "stream", stream)
 		return nil, nil
 	}
 	bp, err := bus.NewBatchPublisher(nc, pub, bus.BatchConfig{Prefix: events.SubjectResults + ".", MaxBatch: window})
