@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,14 +20,18 @@ import (
 // publish while the previous batch is being confirmed: one goroutine adds
 // their messages to it, hands each caller its answer as soon as a flow
 // ack (which, gaps not allowed, confirms every earlier message of the
-// batch) covers its message, and commits the batch when no caller waits,
-// which confirms the rest. The server answers one flow ack per Flow
-// messages instead of an acknowledgement per message.
+// batch) covers its message, and commits the batch with its last message
+// when no other caller waits, which confirms the rest. The server answers
+// one flow ack per Flow messages instead of an acknowledgement per
+// message. On a replicated stream a flow ack comes once the stream's
+// raft group committed the messages it covers; a commit's acknowledgement
+// confirms only as many messages as it counts (a new leader that lost
+// some ends the batch with what it has, without an error).
 //
 // Failure semantics are Publisher's, which BatchPublisher falls back on:
 // a batch that fails (a flow ack or the commit did not come within the
-// ack timeout, the stream leader changed, the server refused a message)
-// sends each of its messages that no flow ack confirmed again through
+// ack timeout, the stream leader changed, the server refused a message or
+// committed fewer) sends each of its messages not confirmed again through
 // the Publisher, with the same message ID, so that one stored after all
 // is not stored twice (nats-server honours Nats-Msg-Id in fast batches:
 // a duplicate is skipped and still counts as persisted). Messages to
@@ -44,6 +49,10 @@ type BatchPublisher struct {
 	stopped  chan struct{}
 	quitOnce sync.Once
 }
+
+// closedPoll is how often start looks whether the server ended a batch
+// at its first message.
+const closedPoll = 2 * time.Millisecond
 
 // BatchConfig configures a BatchPublisher.
 type BatchConfig struct {
@@ -125,14 +134,25 @@ func (b *BatchPublisher) Close() {
 	<-b.stopped
 }
 
-// run is the one goroutine that owns the batch.
+// run is the one goroutine that owns the batch. It keeps the newest
+// message back: sent when another caller comes, or else as the batch's
+// commit (CommitMsg) the moment nobody else waits. jetstreamext's Close
+// would instead end the batch with an empty message on the subject of a
+// result, which every core subscriber of purge.result.> would receive.
 func (b *BatchPublisher) run() {
 	defer close(b.stopped)
 	var (
 		fp      jetstreamext.FastPublisher
-		pending []*batchReq // the batch's messages, batch sequence i+1 at i
+		pending []*batchReq // the batch's messages sent, batch sequence i+1 at i
 		done    int         // pending[:done] are answered
+		held    *batchReq   // the newest message, not sent yet
 	)
+	// confirm answers the callers of the batch's first n messages.
+	confirm := func(n uint64) {
+		for ; done < len(pending) && uint64(done) < n; done++ {
+			pending[done].res <- nil
+		}
+	}
 	// end answers every caller of the batch not yet answered: stored,
 	// when err is nil, or else sent again through the fallback.
 	end := func(err error) {
@@ -148,55 +168,90 @@ func (b *BatchPublisher) run() {
 		fp, pending, done = nil, nil, 0
 	}
 	for {
-		var r *batchReq
-		if fp == nil {
+		// No message held, no batch open: a batch always ends with the
+		// message it held.
+		if held == nil {
 			select {
-			case r = <-b.in:
+			case held = <-b.in:
 			case <-b.quit:
 				return
 			}
-		} else {
+		}
+		var next *batchReq
+		if len(pending)+1 < b.maxBatch {
 			select {
-			case r = <-b.in:
+			case next = <-b.in:
 			default:
 			}
-			if r == nil || len(pending) >= b.maxBatch {
-				// Nobody else waits (or the batch is full): the commit
-				// confirms the rest. Close waits at most the ack
-				// timeout, pinging for lost acks meanwhile.
-				_, err := fp.Close(context.Background())
-				end(err)
-				if r == nil {
-					continue
+		}
+		if next == nil {
+			// Nobody else waits (or the batch is full): held commits
+			// the batch, and the commit's acknowledgement confirms it
+			// and the rest.
+			r := held
+			held = nil
+			pending = append(pending, r)
+			ack, err := b.commit(fp, r.msg)
+			if err == nil {
+				confirm(ack.BatchSize)
+				if done < len(pending) {
+					err = fmt.Errorf("bus: batch of %d messages committed with %d stored", len(pending), ack.BatchSize)
 				}
 			}
+			end(err)
+			continue
 		}
+		r := held
+		held = next
+		pending = append(pending, r)
 		var (
 			ack *jetstreamext.FastPubAck
 			err error
 		)
 		if fp == nil {
 			fp, ack, err = b.start(r)
-			pending = append(pending, r)
 		} else {
-			pending = append(pending, r)
 			ack, err = fp.AddMsg(r.msg)
 		}
 		if err != nil {
 			end(err)
 			continue
 		}
-		for ; done < len(pending) && uint64(done) < ack.AckSequence; done++ {
-			pending[done].res <- nil
+		confirm(ack.AckSequence)
+	}
+}
+
+// commit commits fp's batch with msg, or stores msg alone as a batch of
+// one when no batch is open. It succeeds only on the server's
+// acknowledgement of the commit, whose count the caller checks: a stream
+// leader that took over in the middle of a batch answers a gap in it
+// with a commit of what it stored, without an error.
+func (b *BatchPublisher) commit(fp jetstreamext.FastPublisher, msg *nats.Msg) (*jetstreamext.BatchAck, error) {
+	if fp == nil {
+		var err error
+		if fp, err = jetstreamext.NewFastPublisher(b.js, b.flow); err != nil {
+			return nil, err
 		}
 	}
+	// CommitMsg waits at most the ack timeout, pinging for a lost
+	// acknowledgement meanwhile; a batch of one cannot ping (jetstreamext
+	// learns the subject from AddMsg), so a lost acknowledgement fails it
+	// after a third of the timeout and the fallback sends it again.
+	ack, err := fp.CommitMsg(context.Background(), msg)
+	if err != nil {
+		return nil, fmt.Errorf("bus: commit batch: %w", err)
+	}
+	return ack, nil
 }
 
 // start starts a batch with r. The server answers a first message it
 // refuses (batches not allowed, or the message itself) as it would a
 // single publish, which jetstreamext v0.3.2 takes for the end of a batch
 // it then waits for until the ack timeout: the refusal, which reaches the
-// error handler at once, ends the wait instead, abandoning the batch.
+// error handler at once, ends the wait instead, abandoning the batch. A
+// first message that is a duplicate (a result published again) is
+// answered the same way but without an error, which only closes the
+// batch: that too ends the wait, and the fallback stores nothing twice.
 func (b *BatchPublisher) start(r *batchReq) (jetstreamext.FastPublisher, *jetstreamext.FastPubAck, error) {
 	refused := make(chan error, 1)
 	fp, err := jetstreamext.NewFastPublisher(b.js, b.flow, jetstreamext.WithFastPublisherErrorHandler(func(err error) {
@@ -217,11 +272,26 @@ func (b *BatchPublisher) start(r *batchReq) (jetstreamext.FastPublisher, *jetstr
 		ack, err := fp.AddMsg(r.msg)
 		first <- added{ack, err}
 	}()
-	select {
-	case a := <-first:
-		return fp, a.ack, a.err
-	case err := <-refused:
-		return nil, nil, fmt.Errorf("bus: batch refused: %w", err)
+	tick := time.NewTicker(closedPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case a := <-first:
+			return fp, a.ack, a.err
+		case err := <-refused:
+			return nil, nil, fmt.Errorf("bus: batch refused: %w", err)
+		case <-tick.C:
+			// Closed with no first ack yet: the server answered the
+			// first message alone.
+			if fp.IsClosed() {
+				select {
+				case a := <-first:
+					return fp, a.ack, a.err
+				default:
+				}
+				return nil, nil, errors.New("bus: batch ended at its first message")
+			}
+		}
 	}
 }
 

@@ -136,16 +136,23 @@ func TestProvisionAllowsBatches(t *testing.T) {
 	}
 }
 
-// TestBatchControlMessagesReachSubscribers records why batches are not
-// the consumer's default: jetstreamext v0.3.2 ends a batch (and pings for
-// lost acks) with an empty message on the subject of one of its results,
-// which a core NATS subscriber of purge.result.> receives as if it were
-// a result.
-func TestBatchControlMessagesReachSubscribers(t *testing.T) {
+// TestBatchSubscribersSeeOnlyResults: a core NATS subscriber of
+// purge.result.> receives exactly the results, each once, and no batch
+// control message (jetstreamext's Close ends a batch with an empty
+// message on a result subject; BatchPublisher commits with its last
+// result instead), across batches that span several flow windows, fill
+// up, and end as their publisher goes idle.
+func TestBatchSubscribersSeeOnlyResults(t *testing.T) {
 	r := startNATS(t)
 	r.provision(t, bus.StreamsConfig{})
 	sub, err := r.nc.SubscribeSync(events.SubjectResults + ".>")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	nc := connect(t, r.emb)
@@ -153,24 +160,55 @@ func TestBatchControlMessagesReachSubscribers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bp, err := bus.NewBatchPublisher(nc, fallback, bus.BatchConfig{Prefix: events.SubjectResults + "."})
+	bp, err := bus.NewBatchPublisher(nc, fallback, bus.BatchConfig{Prefix: events.SubjectResults + ".", Flow: 5, MaxBatch: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer bp.Close()
-	publishMany(t, bp, 0, 3)
-	empty := 0
+	ctx := ctxFor(t, 30*time.Second)
+	n := 0
+	// One at a time: each is a batch of one, committed at once.
+	for range 5 {
+		publishMany(t, bp, n, 1)
+		n++
+	}
+	// Bursts: full batches of many flow windows, and idle commits.
+	for range 3 {
+		publishMany(t, bp, n, 400)
+		n += 400
+	}
+	// Pairs: a first message and an idle commit.
+	for range 5 {
+		var wg sync.WaitGroup
+		for i := range 2 {
+			id := "r" + strconv.Itoa(n+i)
+			wg.Go(func() {
+				if err := bp.Publish(ctx, events.ResultSubject(events.OutcomeSucceeded, id), []byte(`{"event_id":"`+id+`"}`), "result:"+id); err != nil {
+					t.Errorf("Publish: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		n += 2
+	}
+	if stored := r.streamMsgs(t, events.DefaultResultStream); stored != uint64(n) {
+		t.Fatalf("%d results stored, want %d", stored, n)
+	}
+	seen := map[string]bool{}
 	for {
 		m, err := sub.NextMsg(500 * time.Millisecond)
 		if err != nil {
 			break
 		}
 		if len(m.Data) == 0 {
-			empty++
+			t.Fatalf("an empty message on %s (reply %q) reached the results' subscriber", m.Subject, m.Reply)
 		}
+		if seen[m.Subject] {
+			t.Fatalf("%s received twice", m.Subject)
+		}
+		seen[m.Subject] = true
 	}
-	if empty == 0 {
-		t.Fatal("no empty message reached the results' subscriber: jetstreamext no longer publishes batch control messages " +
-			"on result subjects, and consumer.Config.BatchPublish could be on by default")
+	if len(seen) != n {
+		t.Fatalf("the subscriber received %d results, want %d", len(seen), n)
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/budget"
 	"github.com/purgebus/purgebus/bus"
-	"github.com/purgebus/purgebus/events"
 	"github.com/purgebus/purgebus/handler"
 	"github.com/purgebus/purgebus/metrics"
 	"github.com/purgebus/purgebus/routing"
@@ -97,13 +96,12 @@ type Config struct {
 	// is logged as stuck and fails the "events" readiness check
 	// (bus.DefaultStuckAfter when 0).
 	StuckAfter time.Duration
-	// BatchPublish stores results in flow-acked fast batches
-	// (bus.BatchPublisher) where the result stream allows them, and one
-	// by one elsewhere. Off by default: jetstreamext publishes a batch's
-	// control messages (its end, and pings for lost acks) on the subject
-	// of a result, where subscribers of purge.result.> receive them as
-	// empty messages.
-	BatchPublish bool
+	// NoBatchPublish publishes results one by one (bus.Publisher) even
+	// where the result stream allows fast batches. By default results
+	// are stored in flow-acked fast batches (bus.BatchPublisher) where
+	// the server and the result stream allow them, which the consumer
+	// checks at start, and one by one elsewhere.
+	NoBatchPublish bool
 	// ShutdownTimeout bounds the drain on Close (20 s when 0): pending
 	// batches are sent at once and finished events acked; the rest is
 	// redelivered on the next start.
@@ -289,21 +287,18 @@ func Start(ctx context.Context, cfg Config) (_ *Consumer, err error) {
 		}
 	}
 	var hpub handler.Publisher = pub
-	if cfg.BatchPublish {
-		// Results go in flow-acked batches where the result stream
-		// allows them (Provision allows them on servers that can).
-		ok, err := bus.BatchPublishAllowed(ctx, js, cfg.Streams.Defaults().ResultStream)
+	resultStream := cfg.Streams.Defaults().ResultStream
+	if cfg.NoBatchPublish {
+		log.Info("results published one by one: batches turned off (--batch-publish=false)")
+	} else {
+		c.batch, err = startBatches(ctx, js, pubConn, pub, resultStream, cfg.ResultWindow, log)
 		if err != nil {
-			log.Warn("cannot tell whether the result stream allows batch publishing; publishing one by one", "err", err)
+			return nil, err
 		}
-		if ok {
-			if c.batch, err = bus.NewBatchPublisher(pubConn, pub, bus.BatchConfig{Prefix: events.SubjectResults + ".", MaxBatch: cfg.ResultWindow}); err != nil {
-				return nil, err
-			}
+		if c.batch != nil {
 			hpub = c.batch
 		}
 	}
-	log.Debug("result publishing", "batched", c.batch != nil)
 	if cfg.Metrics != nil {
 		hpub = cfg.Metrics.WrapPublisher(hpub)
 	}

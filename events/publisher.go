@@ -162,7 +162,8 @@ func (p *Publisher) PurgeAndWaitReceipt(ctx context.Context, e *ContentChanged) 
 	return res, r, err
 }
 
-// WaitResult returns the first result delivered by cons, or ctx's error.
+// WaitResult returns the first result delivered by cons, or ctx's error;
+// it skips control messages (IsControl).
 // It pulls with one continuous Messages iterator rather than a Next per
 // wait: on an ordered consumer each Next after the first deletes the
 // server's consumer and creates another, which needs a permission
@@ -189,6 +190,9 @@ func WaitResult(ctx context.Context, cons jetstream.Consumer) (PurgeResult, erro
 				continue
 			}
 			return PurgeResult{}, fmt.Errorf("events: waiting for result: %w", err)
+		}
+		if IsControl(msg.Data()) {
+			continue
 		}
 		r, err := DecodeResult(msg.Data())
 		if err != nil {

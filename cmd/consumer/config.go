@@ -195,6 +195,7 @@ func printConfig(w io.Writer, o *options, cfg consumer.Config) error {
 		"stuck_after":          o.stuckAfter.String(),
 		"memory_limit":         o.memoryLimitView(),
 		"unpaced":              cfg.Unpaced,
+		"batch_publish":        !cfg.NoBatchPublish,
 		"data_dir":             o.dataDir,
 		"sandbox":              o.sandbox,
 		"akamai_url":           cfg.Akamai.BaseURL,
@@ -292,6 +293,7 @@ func (o *options) baseConfig(log *slog.Logger) consumer.Config {
 		SharedBudget:    o.sharedBudget,
 		BudgetAccount:   o.budgetAccount,
 		Unpaced:         o.unpaced,
+		NoBatchPublish:  !o.batchPublish,
 	}
 	if o.natsURL == "" {
 		// The embedded server's memory is the consumer's.

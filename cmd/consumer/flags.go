@@ -48,6 +48,7 @@ type options struct {
 	memoryLimitFlag byteSize
 	gomemlimit      string // the GOMEMLIMIT variable, read with the others
 	unpaced         bool
+	batchPublish    bool
 	dataDir         string
 	edgerc          string
 	section         string
@@ -223,6 +224,7 @@ func newOptions(stderr io.Writer) *options {
 	o.memoryLimitFlag.n = defaultMemoryLimit
 	fs.Var(&o.memoryLimitFlag, "memory-limit", "soft limit of the process's Go memory (embedded NATS included), like GOMEMLIMIT, which applies instead when set and this is not: the garbage collector works harder as memory nears it; 0 turns it off")
 	fs.BoolVar(&o.unpaced, "unpaced", false, "send requests as fast as --requests-in-flight allows, ignoring Akamai's rate limits; only for fakes without rate limits and for measuring")
+	fs.BoolVar(&o.batchPublish, "batch-publish", true, "store results in flow-acked fast batches where the server and the result stream allow them (checked at start; --provision allows them on nats-server 2.14+), else one by one; false publishes them one by one")
 	fs.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:9464", "address of /metrics (Prometheus), /healthz and /readyz; empty turns them off")
 	fs.BoolVar(&o.pprof, "pprof", false, "also serve net/http/pprof under /debug/pprof/ on --http-addr")
 	fs.StringVar(&o.routing, "routing", "", "YAML file routing hostnames, tags and CP codes to Akamai accounts (.edgerc sections), with allow-lists and quotas (see README)")

@@ -193,6 +193,7 @@ var flagEnv = map[string]string{
 	"ack-wait":             "PURGEBUS_ACK_WAIT",
 	"memory-limit":         "PURGEBUS_MEMORY_LIMIT",
 	"unpaced":              "PURGEBUS_UNPACED",
+	"batch-publish":        "PURGEBUS_BATCH_PUBLISH",
 }
 
 func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
@@ -460,6 +461,14 @@ func TestSandboxEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), "SANDBOX MODE") {
 		t.Error("no sandbox banner")
 	}
+	// Batches by default, and the subscriber of purge.result.> received
+	// the result alone: no batch control message.
+	if !strings.Contains(out.String(), "results published in fast batches") {
+		t.Error("the log does not say that results go in fast batches")
+	}
+	if m, err := results.NextMsg(100 * time.Millisecond); err == nil {
+		t.Errorf("a second message on %s after the only result: %q", m.Subject, m.Data)
+	}
 	if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {
 		t.Errorf("data dir %s not created: %v", dataDir, err)
 	}
@@ -507,6 +516,9 @@ func TestNATSFlags(t *testing.T) {
 			map[string]any{"result_duplicates": "1m0s", "ack_wait": "40s"}},
 		{"unpaced", []string{"--unpaced"}, nil, map[string]any{"unpaced": true}},
 		{"paced by default", nil, nil, map[string]any{"unpaced": false}},
+		{"batches by default", nil, nil, map[string]any{"batch_publish": true}},
+		{"batches off", []string{"--batch-publish=false"}, nil, map[string]any{"batch_publish": false}},
+		{"batches off from the environment", nil, map[string]string{"PURGEBUS_BATCH_PUBLISH": "false"}, map[string]any{"batch_publish": false}},
 		{"embedded is always provisioned", []string{"--provision=false"}, nil, map[string]any{"provision": true}},
 		{"existing NATS is verified", url, nil, map[string]any{"provision": false}},
 		{"existing NATS provisioned", url, map[string]string{"PURGEBUS_PROVISION": "true"}, map[string]any{"provision": true}},

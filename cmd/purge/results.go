@@ -66,6 +66,9 @@ an error (exit status 1).`)
 	found := 0
 	err = scan(ctx, js, scanOptions{stream: stream, filters: filters, since: since.t, follow: follow},
 		func(msg jetstream.Msg, meta *jetstream.MsgMetadata) error {
+			if events.IsControl(msg.Data()) {
+				return nil
+			}
 			found++
 			if asJSON {
 				w.printf("%s\n", msg.Data())

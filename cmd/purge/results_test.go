@@ -140,3 +140,28 @@ func TestResultLineEscalated(t *testing.T) {
 		t.Errorf("line %q mentions an escalation", got)
 	}
 }
+
+// TestResultsSkipControlMessages: an empty message on a result subject
+// (a batch control message, which only a foreign publisher could have
+// stored) is neither a result for "results" nor the result that
+// "invalidate --wait" waits for.
+func TestResultsSkipControlMessages(t *testing.T) {
+	r := newRig(t, handler.Config{})
+	js := r.jetStream()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.Publish(ctx, events.ResultSubject(events.OutcomeSucceeded, "ctl-1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if o := r.run("", "results", "--id", "ctl-1"); o.code != exitError || o.stdout != "" ||
+		!strings.Contains(o.stderr, "no result for event ctl-1") || strings.Contains(o.stderr, "not a result") {
+		t.Fatalf("results before the event: %s", o)
+	}
+	if o := r.run("", "invalidate", "--wait", "--json", "--id", "ctl-1", "https://www.example.com/control"); o.code != exitOK || !strings.Contains(o.stdout, `"event_id":"ctl-1"`) {
+		t.Fatalf("invalidate --wait: %s", o)
+	}
+	o := r.run("", "results", "--id", "ctl-1", "--json")
+	if lines := o.lines(); o.code != exitOK || len(lines) != 1 || !strings.Contains(lines[0], `"event_id":"ctl-1"`) {
+		t.Fatalf("results after the event: %s", o)
+	}
+}

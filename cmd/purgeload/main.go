@@ -119,7 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.rateEvents, "rate-events", 20000, "figure 1: events of unique URLs")
 	fs.IntVar(&c.ratePerEvent, "rate-urls-per-event", 3, "figure 1: URLs per event")
 	fs.IntVar(&c.rateBurst, "rate-burst", 10000, "figure 1: URL bucket capacity, in the fake and the consumer's limits (Akamai's is 10,000)")
-	fs.BoolVar(&c.batch, "batch-publish", false, "figures 1–4: the consumer stores results in fast batches (consumer.Config.BatchPublish), for comparison")
+	fs.BoolVar(&c.batch, "batch-publish", true, "figures 1–4: the consumer stores results in fast batches, its default; false publishes them one by one (consumer.Config.NoBatchPublish), for comparison")
 	fs.IntVar(&c.ingestEvents, "ingest-events", 100000, "figure 2: backlogged events")
 	fs.IntVar(&c.ingestPerEv, "ingest-urls-per-event", 3, "figure 2: URLs per event")
 	fs.IntVar(&c.ingestURLs, "ingest-distinct-urls", 1000, "figure 2: distinct URLs the events draw from (few: dedupe-heavy)")

@@ -98,7 +98,7 @@ func (r *natsRig) startConsumer(ctx context.Context, cfg *config, fake *akamaite
 		},
 		Streams:         bus.StreamsConfig{MaxAckPending: cfg.inFlight},
 		ShutdownTimeout: 30 * time.Second,
-		BatchPublish:    cfg.batch,
+		NoBatchPublish:  !cfg.batch,
 		Logger:          cfg.consumerLogger(),
 	}
 	if mod != nil {
@@ -192,7 +192,8 @@ func publishBacklog(ctx context.Context, nc *nats.Conn, n int, gen func(i int) [
 }
 
 // resultCounter counts the results published on purge.result.> by event,
-// through a core NATS subscription without pending limits.
+// through a core NATS subscription without pending limits; it skips
+// batch control messages (events.IsControl).
 type resultCounter struct {
 	sub  *nats.Subscription
 	want int
@@ -206,7 +207,11 @@ type resultCounter struct {
 
 func countResults(nc *nats.Conn, want int) (*resultCounter, error) {
 	rc := newResultCounter(want)
-	sub, err := nc.Subscribe(events.SubjectResults+".>", func(m *nats.Msg) { rc.record(m.Subject, time.Now()) })
+	sub, err := nc.Subscribe(events.SubjectResults+".>", func(m *nats.Msg) {
+		if !events.IsControl(m.Data) {
+			rc.record(m.Subject, time.Now())
+		}
+	})
 	if err != nil {
 		return nil, err
 	}

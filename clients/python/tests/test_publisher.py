@@ -21,7 +21,9 @@ from purgebus import (
     PublisherConfig,
     PurgebusUnavailable,
     PurgeTimeout,
+    is_control,
     new_content_changed,
+    result_subject,
 )
 
 T = TypeVar("T")
@@ -148,6 +150,26 @@ def test_results_follow_outcome_and_source(consumer: Consumer) -> None:
         await asyncio.wait_for(task, 20)
         assert sorted(r.event_id for r in got) == sorted(ids)
         assert all(r.source == source and r.outcome is Outcome.SUCCEEDED for r in got)
+
+    run(consumer, body)
+
+
+def test_result_readers_skip_control_messages(consumer: Consumer) -> None:
+    """An empty message on a result subject (a batch control message) is not a result."""
+
+    async def body(pub: Publisher) -> None:
+        assert is_control(b"") and not is_control(b"{}")
+        e = new_content_changed("py-control").add_urls("https://www.example.com/control")
+        e.with_id("py-control-" + uuid.uuid4().hex)
+        js = pub.connection.jetstream()
+        await js.publish(result_subject(Outcome.SUCCEEDED.value, e.id), b"")
+        assert await pub.get_result(e.id) is None
+        results = await pub.subscribe_results(deliver_all=True)
+        r = await pub.purge_and_wait(e, 20)
+        assert r.event_id == e.id and r.outcome is Outcome.SUCCEEDED
+        assert await pub.get_result(e.id) == r
+        assert await asyncio.wait_for(_first(results, e.id), 20) == r
+        await results.unsubscribe()
 
     run(consumer, body)
 

@@ -22,7 +22,7 @@ import { connect, DEFAULT_TIMEOUT, redactURLs, settingsFromEnv, type ConnectionS
 import { checkDuplicate, type Receipt } from "./duplicate.js";
 import { PurgebusUnavailable, PurgeTimeoutError } from "./errors.js";
 import { DEFAULT_MAX_EVENT_BYTES, type ContentChanged } from "./event.js";
-import { decodeResult, type Outcome, type PurgeResult } from "./result.js";
+import { decodeResult, isControl, type Outcome, type PurgeResult } from "./result.js";
 import {
   CORRELATION_ID_HEADER,
   DEFAULT_RESULT_STREAM,
@@ -188,6 +188,7 @@ export class Publisher {
     try {
       await this.publish(e, opts);
       for await (const m of msgs) {
+        if (isControl(m.data)) continue;
         return decodeResult(m.data);
       }
       opts.signal?.throwIfAborted();
@@ -259,7 +260,7 @@ export class Publisher {
       deliver_policy: DeliverPolicy.LastPerSubject,
     });
     const m = await c.next({ expires: Math.max(this.timeout, 1000) });
-    return m ? decodeResult(m.data) : undefined;
+    return m && !isControl(m.data) ? decodeResult(m.data) : undefined;
   }
 
   /** watch starts an ordered consumer on the result stream. */
@@ -291,6 +292,7 @@ export class Publisher {
 }
 
 function decodeOrSkip(m: JsMsg): PurgeResult | undefined {
+  if (isControl(m.data)) return undefined;
   try {
     return decodeResult(m.data);
   } catch {

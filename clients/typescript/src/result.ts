@@ -87,6 +87,18 @@ export interface Failure {
 type JSONObject = Record<string, unknown>;
 
 /**
+ * isControl reports whether data, the body of a message on a result
+ * subject, is a control message rather than a result: it is empty. A
+ * consumer that stores results in fast batches may send one on the subject
+ * of a result (a ping after a lost flow acknowledgement), which the stream
+ * does not store but core NATS subscribers of purge.result.> receive.
+ * Readers of results skip it. It is Go's events.IsControl.
+ */
+export function isControl(data: string | Uint8Array): boolean {
+  return data.length === 0;
+}
+
+/**
  * decodeResult decodes a result event as Go's DecodeResult does: unknown
  * members are ignored, a member of the wrong type is an error, CP codes
  * become strings. Absent optional members are absent; absent lists empty.

@@ -19,6 +19,8 @@ import {
   PurgebusUnavailable,
   connect,
   decodeResult,
+  isControl,
+  resultSubject,
   settingsFromEnv,
   deadLetterSubject,
   newContentChanged,
@@ -230,6 +232,20 @@ describe("against the real consumer", { timeout: 180_000 }, () => {
     const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info(DEFAULT_RESULT_STREAM, { subjects_filter: `purge.result.*.${id}` });
     assert.equal(Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0), 1, "one result for the event");
+  });
+
+  it("an empty message on a result subject (a batch control message) is not a result", async () => {
+    assert.ok(isControl(new Uint8Array()) && !isControl("{}"));
+    const since = new Date();
+    const e = Object.assign(newContentChanged("ts-control").addURLs("https://www.example.com/ts/control"), { id: uniqueID("ts-control") });
+    const results = pub.results({ eventId: e.id, since });
+    await jetstream(nc).publish(resultSubject("succeeded", e.id), new Uint8Array());
+    const r = await pub.purgeAndWait(e, { timeout: WAIT });
+    assert.equal(r.eventId, e.id);
+    assert.equal(r.outcome, "succeeded");
+    const followed = await next(results);
+    await results.return();
+    assert.deepEqual(followed, r);
   });
 
   it("purgeAndWait timing out carries the event ID; the result comes later", async () => {

@@ -12,7 +12,7 @@ from .errors import InvalidEventError, InvalidObjectError, PurgebusError, Purgeb
 from .event import DEFAULT_MAX_EVENT_BYTES, ContentChanged, URLer, new_content_changed
 from .objects import Action, Network, ObjectType
 from .publisher import CORRELATION_ID_HEADER, MSG_ID_HEADER, Publisher, PublisherConfig
-from .result import Escalation, Failure, Outcome, Purge, Result, outcome_of
+from .result import Escalation, Failure, Outcome, Purge, Result, is_control, outcome_of
 from .subject import (
     DEFAULT_CONTENT_STREAM,
     DEFAULT_DEAD_LETTER_STREAM,
@@ -64,6 +64,7 @@ __all__ = [
     "SyncPublisher",
     "URLer",
     "dead_letter_subject",
+    "is_control",
     "new_content_changed",
     "outcome_of",
     "result_filter",

@@ -16,7 +16,7 @@ from .connection import DEFAULT_TIMEOUT, ConnectionSettings
 from .duplicate import Content, DuplicateEventError, Receipt, content_of_event, content_of_result
 from .errors import InvalidEventError, PurgebusError, PurgebusUnavailable, PurgeTimeout
 from .event import DEFAULT_MAX_EVENT_BYTES, ContentChanged
-from .result import Outcome, Result
+from .result import Outcome, Result, is_control
 from .subject import (
     DEFAULT_RESULT_STREAM,
     SUBJECT_CONTENT_CHANGED,
@@ -236,6 +236,8 @@ class Publisher:
                     [msg] = await watch.fetch(1, timeout=min(remaining, _PULL_SECONDS))
                 except nats.errors.TimeoutError:
                     continue
+                if is_control(msg.data):
+                    continue
                 return Result.decode(msg.data)
         finally:
             await _unsubscribe(watch)
@@ -251,7 +253,8 @@ class Publisher:
             if not pending:
                 return None
             msgs = await watch.fetch(pending, timeout=self.config.timeout)
-            return Result.decode(msgs[-1].data)
+            results = [m for m in msgs if not is_control(m.data)]
+            return Result.decode(results[-1].data) if results else None
         except nats.errors.TimeoutError as e:
             raise self._unavailable(f"no answer from stream {self.config.result_stream}") from e
         finally:
@@ -351,6 +354,8 @@ class ResultSubscription:
                 except nats.errors.TimeoutError:
                     continue
             msg = self._buffer.pop(0)
+            if is_control(msg.data):
+                continue
             try:
                 r = Result.decode(msg.data)
             except ValueError:

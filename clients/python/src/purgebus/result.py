@@ -131,6 +131,18 @@ class Result:
         )
 
 
+def is_control(data: bytes | str) -> bool:
+    """is_control reports whether data, the body of a message on a result subject, is a control message.
+
+    A control message is empty: a consumer that stores results in fast
+    batches may send one on the subject of a result (a ping after a lost
+    flow acknowledgement), which the stream does not store but core NATS
+    subscribers of ``purge.result.>`` receive. Readers of results skip it.
+    It is Go's events.IsControl.
+    """
+    return len(data) == 0
+
+
 def outcome_of(purged: int, failed: int) -> Outcome:
     """outcome_of returns the outcome of an event with the given numbers of purged and failed objects."""
     if failed == 0 and purged > 0:
