@@ -29,6 +29,27 @@ type natsCluster struct {
 // leader that every server follows.
 func startCluster(t testing.TB, n int) *natsCluster {
 	t.Helper()
+	// A port chosen free may be taken by another test process before the
+	// server listens on it; the server then never becomes ready. Then
+	// the cluster starts again on other ports.
+	for attempt := 1; ; attempt++ {
+		c, err := tryStartCluster(t, n)
+		if err == nil {
+			c.waitJetStream(30 * time.Second)
+			return c
+		}
+		if attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("cluster start, attempt %d: %v; again on other ports", attempt, err)
+	}
+}
+
+// tryStartCluster starts n servers on cluster ports free a moment ago
+// and waits until each is ready for connections; it shuts them down if
+// one is not.
+func tryStartCluster(t testing.TB, n int) (*natsCluster, error) {
+	t.Helper()
 	// Routes name each other's cluster ports, so those are chosen
 	// before any server starts.
 	ports := make([]int, n)
@@ -45,7 +66,6 @@ func startCluster(t testing.TB, n int) *natsCluster {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
 	}
 	c := &natsCluster{t: t, down: make([]bool, n)}
-	t.Cleanup(c.shutdownAll)
 	for i := range n {
 		opts := &server.Options{
 			ServerName: fmt.Sprintf("purgebus-test-%d", i),
@@ -64,18 +84,20 @@ func startCluster(t testing.TB, n int) *natsCluster {
 		}
 		srv, err := server.NewServer(opts)
 		if err != nil {
-			t.Fatalf("server %d: %v", i, err)
+			c.shutdownAll()
+			return nil, fmt.Errorf("server %d: %w", i, err)
 		}
 		go srv.Start()
 		c.servers = append(c.servers, srv)
 	}
 	for i, srv := range c.servers {
 		if !srv.ReadyForConnections(20 * time.Second) {
-			t.Fatalf("server %d not ready", i)
+			c.shutdownAll()
+			return nil, fmt.Errorf("server %d (cluster port %d) not ready", i, ports[i])
 		}
 	}
-	c.waitJetStream(30 * time.Second)
-	return c
+	t.Cleanup(c.shutdownAll)
+	return c, nil
 }
 
 // waitJetStream waits until the running servers have a JetStream meta
