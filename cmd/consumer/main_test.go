@@ -43,19 +43,6 @@ func env(t *testing.T, vars map[string]string) func(string) (string, bool) {
 	}
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 func portFree(addr string) bool {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
