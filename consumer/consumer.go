@@ -102,11 +102,6 @@ type Config struct {
 	// the server and the result stream allow them, which the consumer
 	// checks at start, and one by one elsewhere.
 	NoBatchPublish bool
-	// BatchPublish asked for fast batches when they were off by default.
-	//
-	// Deprecated: batches are the default where the stream allows them;
-	// this field has no effect. Set NoBatchPublish to turn them off.
-	BatchPublish bool
 	// ShutdownTimeout bounds the drain on Close (20 s when 0): pending
 	// batches are sent at once and finished events acked; the rest is
 	// redelivered on the next start.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/akamai/akamaitest"
+	"github.com/purgebus/purgebus/internal/testwait"
 )
 
 var (
@@ -348,7 +349,7 @@ func TestCoalescerHangingKeyDoesNotBlockAnother(t *testing.T) {
 	fake.HangNext(1)
 	hung := make(chan []Outcome, 1)
 	go func() { hung <- purgeWithin(t, c, 20*time.Second, urlKey, []string{"https://www.example.com/hangs"}) }()
-	waitFor(t, 10*time.Second, "the url request to hang", func() bool { return fake.Stats().Faults == 1 })
+	testwait.Until(t, 10*time.Second, "the url request to hang", func() bool { return fake.Stats().Faults == 1 })
 
 	for _, key := range []Key{tagKey, stagingKey} {
 		start := time.Now()
@@ -528,7 +529,7 @@ func TestCoalescerRetriesAndSplits(t *testing.T) {
 			}
 			// A hung request is recorded once the server notices the
 			// client gave up, which may be after the retry's answer.
-			waitFor(t, 5*time.Second, fmt.Sprintf("%d requests recorded", tc.wantRequests), func() bool { return len(fake.Requests()) >= tc.wantRequests })
+			testwait.Until(t, 5*time.Second, fmt.Sprintf("%d requests recorded", tc.wantRequests), func() bool { return len(fake.Requests()) >= tc.wantRequests })
 			if got := len(fake.Requests()); got != tc.wantRequests {
 				t.Errorf("%d requests, want %d", got, tc.wantRequests)
 			}
@@ -609,7 +610,7 @@ func TestCoalescerCloseAbandonsHungRequests(t *testing.T) {
 	fake.HangNext(1)
 	res := make(chan []Outcome, 1)
 	go func() { res <- c.Purge(context.Background(), urlKey, []string{"https://www.example.com/stuck"}) }()
-	waitFor(t, 10*time.Second, "the request to hang", func() bool { return fake.Stats().Faults == 1 })
+	testwait.Until(t, 10*time.Second, "the request to hang", func() bool { return fake.Stats().Faults == 1 })
 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -671,19 +672,7 @@ func TestCoalescerCallerGivesUp(t *testing.T) {
 	if !errors.Is(out[0].Err, ErrTransient) || !errors.Is(out[0].Err, context.DeadlineExceeded) {
 		t.Errorf("outcome %v, want transient with the context's error", out[0].Err)
 	}
-	waitFor(t, 10*time.Second, "the object to be purged anyway", func() bool { return purgedCounts(fake)[u] == 1 })
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, 10*time.Second, "the object to be purged anyway", func() bool { return purgedCounts(fake)[u] == 1 })
 }
 
 // TestCoalescerSkewedClockIsNotBlamedOnObjects: with the signer's clock

@@ -13,6 +13,7 @@ import (
 	"github.com/purgebus/purgebus/akamai"
 	"github.com/purgebus/purgebus/akamai/akamaitest"
 	"github.com/purgebus/purgebus/budget"
+	"github.com/purgebus/purgebus/internal/testwait"
 )
 
 // escalationScale runs the fake's buckets, and the budget, this many
@@ -116,7 +117,7 @@ func TestEscalationCoversAFlood(t *testing.T) {
 		t.Errorf("%d 429s", got)
 	}
 	// OnEscalation is told once the URLs are settled, maybe after.
-	waitFor(t, 5*time.Second, "every escalation reported", func() bool { mu.Lock(); defer mu.Unlock(); return len(stats) == len(codes) })
+	testwait.Until(t, 5*time.Second, "every escalation reported", func() bool { mu.Lock(); defer mu.Unlock(); return len(stats) == len(codes) })
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("%d URLs covered by %d CP-code purges, %d purged as URLs; escalations %+v", covered, len(codes), len(urlPurged), stats)
@@ -191,7 +192,7 @@ func TestEscalationCoversOnlyWhatCameBefore(t *testing.T) {
 	<-done
 	requireAllSettled(t, early)
 	requireAllSettled(t, late)
-	waitFor(t, 5*time.Second, "the escalation reported", func() bool { return firstID.Load() != nil })
+	testwait.Until(t, 5*time.Second, "the escalation reported", func() bool { return firstID.Load() != nil })
 	first := firstID.Load().(string)
 	urlPurged := purgedCounts(fake)
 	for _, o := range late {
@@ -253,7 +254,7 @@ func TestEscalationGathersAFloodStillArriving(t *testing.T) {
 	}()
 	// The head is submitted at once and waits 7.5 s at the scaled refill:
 	// the escalation starts; the tail trickles in while it gathers.
-	waitFor(t, 10*time.Second, "the head submitted", func() bool { return c.waiting.Load() >= 300 })
+	testwait.Until(t, 10*time.Second, "the head submitted", func() bool { return c.waiting.Load() >= 300 })
 	var tail []Outcome
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -274,7 +275,7 @@ func TestEscalationGathersAFloodStillArriving(t *testing.T) {
 	if codes := cpcodePurges(fake); len(codes) != 1 {
 		t.Errorf("%d CP-code purges, want the flood gathered into 1", len(codes))
 	}
-	waitFor(t, 5*time.Second, "the escalation reported", func() bool { return first.Load() != nil })
+	testwait.Until(t, 5*time.Second, "the escalation reported", func() bool { return first.Load() != nil })
 	for _, o := range tail {
 		if o.Escalation == nil || o.Result.PurgeID != first.Load().(string) {
 			t.Fatalf("tail %s, submitted while the flood was gathered, was settled by %s, not by the covering purge %s", o.Object, o.Result.PurgeID, first.Load())
